@@ -1,0 +1,43 @@
+import { completionPercentage, type RequestDocument } from '@imgsvc/db';
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function isRequestId(value: string): boolean {
+  return UUID_V4.test(value);
+}
+
+export function requestLinks(baseUrl: string, id: string) {
+  return { status_url: `${baseUrl}/api/status/${id}`, download_url: `${baseUrl}/api/download/${id}` };
+}
+
+/** The status a client polls: progress, counts and webhook delivery, in snake_case. */
+export function statusView(request: RequestDocument, baseUrl: string) {
+  return {
+    request_id: request._id,
+    status: request.status,
+    completion_percentage: completionPercentage(request),
+    created_at: request.created_at.toISOString(),
+    updated_at: request.updated_at.toISOString(),
+    ...(request.finished_at ? { finished_at: request.finished_at.toISOString() } : {}),
+    counts: {
+      products: request.totals.products,
+      products_done: request.counts.products_done,
+      images: request.totals.images,
+      images_succeeded: request.counts.images_succeeded,
+      images_failed: request.counts.images_failed,
+    },
+    ...(request.webhook
+      ? {
+          webhook: {
+            url: request.webhook.url,
+            state: request.webhook.state,
+            attempts: request.webhook.attempts,
+            last_error: request.webhook.last_error,
+            delivered_at: request.webhook.delivered_at?.toISOString() ?? null,
+          },
+        }
+      : {}),
+    ...(request.error_message ? { error_message: request.error_message } : {}),
+    ...requestLinks(baseUrl, request._id),
+  };
+}

@@ -1,0 +1,55 @@
+import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
+import { completionPercentage, isFinished, type ProductDocument, productsInOrder } from '@imgsvc/db';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import { HttpProblem } from '../problem.js';
+import { findOwnedRequest } from './owned-request.js';
+
+async function* asResultProducts(products: AsyncIterable<ProductDocument>): AsyncIterable<ResultProduct> {
+  for await (const product of products) {
+    yield {
+      serialNumber: product.serial_number,
+      productName: product.product_name,
+      inputUrls: product.input_urls,
+      outputUrls: product.output_urls,
+      errors: product.errors.map((error) => ({
+        url: error.url,
+        message: `${error.code} (${error.message})`,
+      })),
+    };
+  }
+}
+
+export async function downloadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
+  app.get<{ Params: { requestId: string } }>(
+    '/api/download/:requestId',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          properties: { requestId: { type: 'string', maxLength: 64 } },
+          required: ['requestId'],
+        },
+      },
+    },
+    async (request, reply) => {
+      const found = await findOwnedRequest(context, request, request.params.requestId);
+      if (!isFinished(found)) {
+        throw new HttpProblem(
+          409,
+          'not_finished',
+          'Request not finished',
+          `the request is ${found.status} (${completionPercentage(found)}%); the result is ready once it is completed`,
+          { status: found.status, completion_percentage: completionPercentage(found) },
+          { 'retry-after': '5' },
+        );
+      }
+      const csv = resultCsvStream(found.columns, asResultProducts(productsInOrder(context.db, found._id)));
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="result-${found._id}.csv"`)
+        .header('cache-control', 'no-store')
+        .send(csv);
+    },
+  );
+}

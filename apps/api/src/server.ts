@@ -1,0 +1,41 @@
+import type { Config } from '@imgsvc/config';
+import { connectDatabase } from '@imgsvc/db';
+import type { Logger } from '@imgsvc/logging';
+import { createRedisConnection, openQueues } from '@imgsvc/queue';
+import { createImageStore } from '@imgsvc/storage';
+import { buildApp } from './app.js';
+
+export interface Connections {
+  readonly mongoUrl: string;
+  readonly redisUrl: string;
+}
+
+export interface RunningApi {
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, connections: Connections, log: Logger): Promise<RunningApi> {
+  if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
+    throw new Error('NODE_ENV=production needs API_KEYS: refusing to serve an open API');
+  }
+  const db = await connectDatabase(connections.mongoUrl, 'image-service-api');
+  const redis = createRedisConnection(connections.redisUrl, 'producer');
+  const queues = openQueues(redis);
+  const app = await buildApp({ config, db, redis, queues, store: createImageStore(config.storageDir) }, log);
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, public_base_url: config.publicBaseUrl, api_keys: config.apiKeys.length }, 'API listening');
+  return {
+    url,
+    async close() {
+      await app.close();
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
+  };
+}

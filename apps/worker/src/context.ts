@@ -1,0 +1,19 @@
+import type { Config } from '@imgsvc/config';
+import type { Database } from '@imgsvc/db';
+import type { ImageFetcher } from '@imgsvc/fetching';
+import type { Logger } from '@imgsvc/logging';
+import type { Queues } from '@imgsvc/queue';
+import type { ImageStore } from '@imgsvc/storage';
+import type { Dispatcher } from 'undici';
+
+/** What every job processor is given; built once by the worker process from real connections. */
+export interface WorkerContext {
+  readonly config: Config;
+  readonly db: Database;
+  readonly queues: Queues;
+  readonly store: ImageStore;
+  readonly fetcher: ImageFetcher;
+  /** Guarded connection pool for webhook deliveries. */
+  readonly webhookDispatcher: Dispatcher;
+  readonly log: Logger;
+}

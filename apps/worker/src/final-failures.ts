@@ -1,0 +1,41 @@
+import { failRequest, updateWebhookDelivery } from '@imgsvc/db';
+import { enqueueWebhook, JOB_NAMES } from '@imgsvc/queue';
+import type { Job } from 'bullmq';
+import type { WorkerContext } from './context.js';
+
+/** True when BullMQ will not try this job again. */
+export function isFinalFailure(job: Job): boolean {
+  return job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * What a job that gave up means for its request. Coordination that fails for good marks the request failed
+ * (with the reason), never leaves it in progress forever; a webhook that gives up is recorded as failed.
+ * Product jobs need nothing here: the completion step closes their products.
+ */
+export async function handleFinalFailure(job: Job, error: Error, context: WorkerContext): Promise<void> {
+  const requestId = typeof job.data?.requestId === 'string' ? job.data.requestId : undefined;
+  if (!requestId) return;
+  const log = context.log.child({ request_id: requestId, job_id: job.id });
+  switch (job.name) {
+    case JOB_NAMES.processImages:
+    case JOB_NAMES.checkRequestCompletion: {
+      const message = `${job.name} failed after ${job.attemptsMade} attempts: ${error.message}`;
+      if (await failRequest(context.db, requestId, message)) {
+        log.error({ err: error }, 'request failed');
+        await enqueueWebhook(
+          context.queues,
+          { requestId, event: 'request.failed' },
+          { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
+        );
+      }
+      break;
+    }
+    case JOB_NAMES.triggerWebhook:
+      await updateWebhookDelivery(context.db, requestId, { state: 'failed', last_error: error.message });
+      log.error({ attempts: job.attemptsMade, reason: error.message }, 'webhook delivery gave up');
+      break;
+    default:
+      log.error({ err: error }, 'job gave up');
+  }
+}

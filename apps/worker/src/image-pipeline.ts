@@ -1,0 +1,44 @@
+import type { ImageFailure } from '@imgsvc/db';
+import { FetchError } from '@imgsvc/fetching';
+import {
+  ENCODER_FINGERPRINT,
+  encodeImage,
+  FILE_EXTENSIONS,
+  ImageError,
+  planCompression,
+} from '@imgsvc/imaging';
+import { contentKey } from '@imgsvc/storage';
+import type { WorkerContext } from './context.js';
+
+export type ImageOutcome =
+  | { readonly ok: true; readonly outputUrl: string; readonly reused: boolean }
+  | { readonly ok: false; readonly failure: ImageFailure };
+
+/**
+ * Downloads one image, checks it, re-encodes it and stores it under a name derived from its bytes and the
+ * encoding settings: an image already stored is not encoded again. Failures of the image itself are
+ * returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
+ */
+export async function processImage(url: string, context: WorkerContext): Promise<ImageOutcome> {
+  const { config, fetcher, store } = context;
+  const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
+  try {
+    const { bytes } = await fetcher.fetchImage(url);
+    const plan = await planCompression(bytes, policy);
+    const key = contentKey(
+      [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `format=${plan.output}`, bytes],
+      FILE_EXTENSIONS[plan.output],
+    );
+    const reused = await store.has(key);
+    if (!reused) {
+      const image = await encodeImage(bytes, plan, policy);
+      await store.put(key, image.data);
+    }
+    return { ok: true, outputUrl: `${config.publicBaseUrl}/images/${key}`, reused };
+  } catch (error) {
+    if (error instanceof FetchError || error instanceof ImageError) {
+      return { ok: false, failure: { url, code: error.code, message: error.message } };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,1 @@
+export { type Connections, type RunningWorker, startWorker } from './worker.js';

@@ -1,0 +1,28 @@
+import { completeRequest, findRequest, isFinished, tallyProducts } from '@imgsvc/db';
+import { completionJobData, enqueueWebhook } from '@imgsvc/queue';
+import type { Job } from 'bullmq';
+import type { WorkerContext } from '../context.js';
+
+/**
+ * check-request-completion: the single writer that finishes a request. Recomputes exact counts from the
+ * product documents, marks the request completed, and queues its webhook.
+ */
+export async function checkRequestCompletion(job: Job, context: WorkerContext): Promise<string> {
+  const { requestId } = completionJobData.parse(job.data);
+  const log = context.log.child({ request_id: requestId, job_id: job.id });
+  const request = await findRequest(context.db, requestId);
+  if (!request) return 'request not found';
+  if (!isFinished(request)) {
+    const counts = await tallyProducts(context.db, requestId);
+    if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
+  }
+  const finished = await findRequest(context.db, requestId);
+  if (finished?.webhook && finished.status === 'completed') {
+    await enqueueWebhook(
+      context.queues,
+      { requestId, event: 'request.completed' },
+      { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
+    );
+  }
+  return finished?.status ?? 'unknown';
+}

@@ -1,0 +1,56 @@
+import { findRequest, isFinished, markRequestInProgress } from '@imgsvc/db';
+import {
+  enqueueCompletionCheck,
+  JOB_NAMES,
+  type ProcessImagesData,
+  processImagesData,
+  productJobOptions,
+} from '@imgsvc/queue';
+import { type Job, WaitingChildrenError } from 'bullmq';
+import type { WorkerContext } from '../context.js';
+
+/** Product jobs added per Redis transaction: a 100,000-product request never becomes one giant one. */
+export const FAN_OUT_BATCH = 500;
+
+/**
+ * process-images: marks the request in progress and fans out one product job per row, in batches, as
+ * children of this job; once every child has finished it hands over to check-request-completion.
+ * A rerun (crash, retry) continues from the first row it had not yet added; re-adding a row is a no-op.
+ */
+export async function processImages(
+  job: Job,
+  token: string | undefined,
+  context: WorkerContext,
+): Promise<string> {
+  const data: ProcessImagesData = processImagesData.parse(job.data);
+  const { requestId } = data;
+  const log = context.log.child({ request_id: requestId, job_id: job.id });
+  const request = await findRequest(context.db, requestId);
+  if (!request) return 'request not found';
+  if (isFinished(request)) return `already ${request.status}`;
+  await markRequestInProgress(context.db, requestId);
+
+  const total = request.totals.products;
+  let nextRow = data.nextRow ?? 1;
+  if (nextRow <= total) log.info({ products: total }, 'fanning out product jobs');
+  const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
+  while (nextRow <= total) {
+    const lastRow = Math.min(total, nextRow + FAN_OUT_BATCH - 1);
+    const batch = [];
+    for (let row = nextRow; row <= lastRow; row += 1) {
+      batch.push({
+        name: JOB_NAMES.processProductImages,
+        data: { requestId, row },
+        opts: productJobOptions(parent, requestId, row),
+      });
+    }
+    await context.queues.products.addBulk(batch);
+    nextRow = lastRow + 1;
+    await job.updateData({ ...data, nextRow });
+  }
+
+  if (!token) throw new Error('process-images needs its lock token to wait for its children');
+  if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
+  await enqueueCompletionCheck(context.queues, requestId);
+  return 'all products processed';
+}

@@ -1,0 +1,34 @@
+import { addProductProgress, findProduct, type ImageFailure, recordProductResult } from '@imgsvc/db';
+import { productJobData } from '@imgsvc/queue';
+import type { Job } from 'bullmq';
+import type { WorkerContext } from '../context.js';
+import { processImage } from '../image-pipeline.js';
+
+/** process-product-images: every image of one product, then the product's record and the request's progress. */
+export async function processProductImages(job: Job, context: WorkerContext): Promise<string> {
+  const { requestId, row } = productJobData.parse(job.data);
+  const log = context.log.child({ request_id: requestId, job_id: job.id, row });
+  const product = await findProduct(context.db, requestId, row);
+  if (!product) return 'product not found';
+  if (product.done) return 'already recorded';
+
+  const outputUrls: (string | null)[] = [];
+  const errors: ImageFailure[] = [];
+  for (const url of product.input_urls) {
+    const outcome = await processImage(url, context);
+    if (outcome.ok) {
+      outputUrls.push(outcome.outputUrl);
+    } else {
+      outputUrls.push(null);
+      errors.push(outcome.failure);
+      log.info({ url, code: outcome.failure.code, reason: outcome.failure.message }, 'image failed');
+    }
+  }
+
+  const firstRecord = await recordProductResult(context.db, requestId, row, { outputUrls, errors });
+  if (firstRecord) {
+    await addProductProgress(context.db, requestId, outputUrls.length - errors.length, errors.length);
+  }
+  log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');
+  return `${outputUrls.length - errors.length}/${outputUrls.length} images`;
+}

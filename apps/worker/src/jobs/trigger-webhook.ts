@@ -1,0 +1,76 @@
+import { findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
+import { type WebhookEvent, webhookJobData } from '@imgsvc/queue';
+import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
+import type { Job } from 'bullmq';
+import type { WorkerContext } from '../context.js';
+
+/** The same for every attempt of one event, so receivers can drop duplicates. */
+export function webhookMessageId(requestId: string, event: WebhookEvent): string {
+  return `msg_${requestId.replaceAll('-', '')}_${event.replace('request.', '')}`;
+}
+
+/** The callback body: built only from fields that no longer change once the request has finished. */
+export function webhookPayload(request: RequestDocument, event: WebhookEvent, publicBaseUrl: string): string {
+  return JSON.stringify({
+    type: event,
+    timestamp: (request.finished_at ?? request.updated_at).toISOString(),
+    data: {
+      request_id: request._id,
+      status: request.status,
+      completion_percentage: 100,
+      counts: {
+        products: request.totals.products,
+        products_done: request.counts.products_done,
+        images: request.totals.images,
+        images_succeeded: request.counts.images_succeeded,
+        images_failed: request.counts.images_failed,
+      },
+      created_at: request.created_at.toISOString(),
+      finished_at: request.finished_at?.toISOString() ?? null,
+      error_message: request.error_message,
+      status_url: `${publicBaseUrl}/api/status/${request._id}`,
+      download_url: `${publicBaseUrl}/api/download/${request._id}`,
+    },
+  });
+}
+
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+/** trigger-webhook: one signed delivery attempt; BullMQ retries it with exponential backoff. */
+export async function triggerWebhook(job: Job, context: WorkerContext): Promise<string> {
+  const { requestId, event } = webhookJobData.parse(job.data);
+  const log = context.log.child({ request_id: requestId, job_id: job.id });
+  const request = await findRequest(context.db, requestId);
+  if (!request?.webhook) return 'no webhook';
+  if (request.webhook.state === 'delivered' && request.webhook.event === event) return 'already delivered';
+
+  const attempt = job.attemptsMade + 1;
+  await updateWebhookDelivery(context.db, requestId, { event, attempts: attempt });
+  try {
+    const status = await deliverWebhook(
+      {
+        url: request.webhook.url,
+        id: webhookMessageId(requestId, event),
+        body: webhookPayload(request, event, context.config.publicBaseUrl),
+        secret: context.config.webhook.secret,
+      },
+      {
+        dispatcher: context.webhookDispatcher,
+        allowPrivateNetworks: context.config.fetch.allowPrivateNetworks,
+        timeoutMs: DELIVERY_TIMEOUT_MS,
+      },
+    );
+    await updateWebhookDelivery(context.db, requestId, {
+      state: 'delivered',
+      delivered_at: new Date(),
+      last_error: null,
+    });
+    log.info({ event, attempt, status }, 'webhook delivered');
+    return `delivered (${status})`;
+  } catch (error) {
+    const reason = error instanceof WebhookDeliveryError ? error.message : 'delivery failed';
+    await updateWebhookDelivery(context.db, requestId, { last_error: reason });
+    log.warn({ event, attempt, reason }, 'webhook attempt failed');
+    throw error;
+  }
+}

@@ -1,0 +1,234 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The whole service's settings, read once from the environment, validated and frozen. */
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly publicBaseUrl: string;
+  /** Unset means "use local servers" (only `npm start` and `npm run services` start them). */
+  readonly mongoUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly storageDir: string;
+  readonly imageQuality: number;
+  readonly fetch: {
+    readonly allowPrivateNetworks: boolean;
+    readonly timeoutMs: number;
+    readonly maxImageBytes: number;
+    readonly maxImagePixels: number;
+  };
+  readonly upload: {
+    readonly maxUploadBytes: number;
+    readonly maxRows: number;
+    readonly maxUrlsPerRow: number;
+  };
+  readonly workerConcurrency: number;
+  readonly apiKeys: readonly string[];
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  readonly corsOrigins: readonly string[];
+  readonly workerMetricsPort: number;
+  readonly webhook: {
+    readonly defaultUrl: string | undefined;
+    readonly secret: string | undefined;
+    readonly maxAttempts: number;
+    readonly backoffMs: number;
+  };
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A setting that cannot be used; its message is one line that names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const unset = (value: unknown) => (value === '' ? undefined : value);
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    unset,
+    z
+      .string()
+      .regex(/^\s*\d+\s*$/, `must be a whole number from ${min} to ${max}`)
+      .transform(Number)
+      .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    unset,
+    z
+      .string()
+      .transform((value) => value.trim().toLowerCase())
+      .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'must be true or false'))
+      .transform((value) => ['true', '1', 'yes', 'on'].includes(value))
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+const connectionUrl = (protocols: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
+
+const list = z.preprocess(
+  unset,
+  z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    ),
+);
+
+const environmentSchema = z.object({
+  NODE_ENV: z.preprocess(unset, z.enum(['development', 'production', 'test']).default('development')),
+  PORT: integer(0, 65535, 3000),
+  HOST: z.preprocess(unset, z.string().trim().min(1).default('127.0.0.1')),
+  PUBLIC_BASE_URL: z.preprocess(unset, httpUrl.optional()),
+  MONGO_URL: z.preprocess(unset, connectionUrl(['mongodb:', 'mongodb+srv:']).optional()),
+  REDIS_URL: z.preprocess(unset, connectionUrl(['redis:', 'rediss:']).optional()),
+  STORAGE_DIR: z.preprocess(unset, z.string().default('./data/images')),
+  IMAGE_QUALITY: integer(1, 100, 50),
+  FETCH_ALLOW_PRIVATE_NETWORKS: flag(false),
+  FETCH_TIMEOUT_MS: integer(100, 600_000, 15_000),
+  MAX_IMAGE_BYTES: integer(1, 1_073_741_824, 26_214_400),
+  MAX_IMAGE_PIXELS: integer(1, 1_000_000_000, 50_000_000),
+  MAX_UPLOAD_BYTES: integer(1, 1_073_741_824, 52_428_800),
+  MAX_ROWS: integer(1, 10_000_000, 100_000),
+  MAX_URLS_PER_ROW: integer(1, 1000, 20),
+  WORKER_CONCURRENCY: integer(1, 256, availableParallelism()),
+  API_KEYS: list,
+  RATE_LIMIT_MAX: integer(1, 1_000_000_000, 600),
+  RATE_LIMIT_WINDOW_MS: integer(1, 86_400_000, 60_000),
+  CORS_ORIGINS: list,
+  WORKER_METRICS_PORT: integer(0, 65535, 9464),
+  WEBHOOK_URL: z.preprocess(unset, httpUrl.optional()),
+  WEBHOOK_SECRET: z.preprocess(
+    unset,
+    z
+      .string()
+      .trim()
+      .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by a base64 key')
+      .optional(),
+  ),
+  WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
+  WEBHOOK_BACKOFF_MS: integer(1, 86_400_000, 5000),
+  LOG_LEVEL: z.preprocess(
+    unset,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+});
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'unset';
+  const text = String(value);
+  return `"${text.length > 60 ? `${text.slice(0, 57)}...` : text}"`;
+}
+
+function defaultPublicBaseUrl(host: string, port: number): string {
+  // A wildcard listen address is not one a client can reach; name the machine's loopback instead.
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
+  return `http://${hostPart}:${port}`;
+}
+
+/**
+ * Reads the settings from the environment (process.env by default). Throws ConfigError naming the first
+ * variable that is wrong; the programs print that one line and exit.
+ */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(
+      `Invalid configuration: ${variable} ${issue?.message ?? 'is invalid'} (got ${describeValue(environment[variable])})`,
+    );
+  }
+  const env = parsed.data;
+  const config: Config = {
+    nodeEnv: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? defaultPublicBaseUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
+    mongoUrl: env.MONGO_URL,
+    redisUrl: env.REDIS_URL,
+    storageDir: resolve(env.STORAGE_DIR),
+    imageQuality: env.IMAGE_QUALITY,
+    fetch: {
+      allowPrivateNetworks: env.FETCH_ALLOW_PRIVATE_NETWORKS,
+      timeoutMs: env.FETCH_TIMEOUT_MS,
+      maxImageBytes: env.MAX_IMAGE_BYTES,
+      maxImagePixels: env.MAX_IMAGE_PIXELS,
+    },
+    upload: {
+      maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      maxRows: env.MAX_ROWS,
+      maxUrlsPerRow: env.MAX_URLS_PER_ROW,
+    },
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    apiKeys: env.API_KEYS,
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    corsOrigins: env.CORS_ORIGINS,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
+    webhook: {
+      defaultUrl: env.WEBHOOK_URL,
+      secret: env.WEBHOOK_SECRET,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      backoffMs: env.WEBHOOK_BACKOFF_MS,
+    },
+    logLevel: env.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object' && !Object.isFrozen(child)) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+/** What the local-services module needs to know about this machine (not service settings). */
+export interface MachineEnvironment {
+  readonly path: string;
+  readonly dockerHost: string | undefined;
+  readonly cacheHome: string | undefined;
+}
+
+export function readMachineEnvironment(environment: NodeJS.ProcessEnv = process.env): MachineEnvironment {
+  return Object.freeze({
+    path: environment.PATH ?? '',
+    dockerHost: environment.DOCKER_HOST || undefined,
+    cacheHome: environment.XDG_CACHE_HOME || undefined,
+  });
+}

@@ -1,0 +1,7 @@
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  type MachineEnvironment,
+  readMachineEnvironment,
+} from './config.js';

@@ -1,0 +1,46 @@
+import { type Collection, MongoClient } from 'mongodb';
+import type { ProductDocument, RequestDocument } from './documents.js';
+
+export interface Database {
+  readonly client: MongoClient;
+  readonly requests: Collection<RequestDocument>;
+  readonly products: Collection<ProductDocument>;
+  ping(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DATABASE_NAME = 'image_service';
+
+/** The database named in the URL's path, or image_service. */
+export function databaseNameOf(url: string): string {
+  const path = url.replace(/^mongodb(\+srv)?:\/\/[^/]*/, '').replace(/^\//, '');
+  const name = decodeURIComponent(path.split('?')[0] ?? '');
+  return name === '' ? DEFAULT_DATABASE_NAME : name;
+}
+
+export async function connectDatabase(url: string, appName: string): Promise<Database> {
+  const client = new MongoClient(url, {
+    appName,
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+    maxPoolSize: 20,
+  });
+  await client.connect();
+  const db = client.db(databaseNameOf(url));
+  const database: Database = {
+    client,
+    requests: db.collection<RequestDocument>('requests'),
+    products: db.collection<ProductDocument>('products'),
+    async ping(timeoutMs) {
+      await db.command({ ping: 1 }, { timeoutMS: timeoutMs });
+    },
+    close: () => client.close(),
+  };
+  await ensureIndexes(database);
+  return database;
+}
+
+async function ensureIndexes(database: Database): Promise<void> {
+  await database.products.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
+  await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
+}

@@ -1,0 +1,64 @@
+import type { InputColumn } from '@imgsvc/csv';
+
+export type RequestStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+export type WebhookState = 'pending' | 'delivered' | 'failed';
+
+export interface ImageFailure {
+  readonly url: string;
+  /** Stable code: http_404, fetch_timeout, not_an_image, blocked_address, ... */
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface RequestCounts {
+  readonly products_done: number;
+  readonly images_succeeded: number;
+  readonly images_failed: number;
+}
+
+export interface WebhookDelivery {
+  readonly url: string;
+  readonly state: WebhookState;
+  readonly event: string | null;
+  readonly attempts: number;
+  readonly last_error: string | null;
+  readonly delivered_at: Date | null;
+}
+
+/** One upload. Small and bounded whatever the CSV size: products live in their own collection. */
+export interface RequestDocument {
+  readonly _id: string;
+  /** Hash of the API key that created it; null when the API runs without keys. */
+  readonly owner: string | null;
+  readonly status: RequestStatus;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  readonly started_at: Date | null;
+  readonly finished_at: Date | null;
+  readonly columns: readonly InputColumn[];
+  readonly totals: { readonly products: number; readonly images: number };
+  readonly counts: RequestCounts;
+  /** Stored once the request finishes; live progress is computed from counts. */
+  readonly completion_percentage: number;
+  readonly webhook: WebhookDelivery | null;
+  readonly error_message: string | null;
+}
+
+/** One CSV row, written by its own product job. */
+export interface ProductDocument {
+  readonly _id: string;
+  readonly request_id: string;
+  readonly row: number;
+  readonly serial_number: number;
+  readonly product_name: string;
+  readonly input_urls: readonly string[];
+  /** Aligned with input_urls: the stored image's URL, or null where that image failed. */
+  readonly output_urls: readonly (string | null)[];
+  readonly errors: readonly ImageFailure[];
+  readonly done: boolean;
+  readonly updated_at: Date;
+}
+
+export function productId(requestId: string, row: number): string {
+  return `${requestId}:${row}`;
+}

@@ -1,0 +1,31 @@
+export { connectDatabase, type Database, DEFAULT_DATABASE_NAME, databaseNameOf } from './database.js';
+export {
+  type ImageFailure,
+  type ProductDocument,
+  productId,
+  type RequestCounts,
+  type RequestDocument,
+  type RequestStatus,
+  type WebhookDelivery,
+  type WebhookState,
+} from './documents.js';
+export {
+  findProduct,
+  type ProductResult,
+  productsInOrder,
+  recordProductResult,
+  tallyProducts,
+} from './products.js';
+export {
+  addProductProgress,
+  completeRequest,
+  completionPercentage,
+  deleteRequest,
+  failRequest,
+  findRequest,
+  insertRequestWithProducts,
+  isFinished,
+  markRequestInProgress,
+  type NewRequest,
+  updateWebhookDelivery,
+} from './requests.js';

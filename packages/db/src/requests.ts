@@ -1,0 +1,176 @@
+import type { InputColumn, ProductRow } from '@imgsvc/csv';
+import type { Database } from './database.js';
+import {
+  type ProductDocument,
+  productId,
+  type RequestCounts,
+  type RequestDocument,
+  type WebhookDelivery,
+} from './documents.js';
+
+export interface NewRequest {
+  readonly id: string;
+  readonly owner: string | null;
+  readonly columns: readonly InputColumn[];
+  readonly products: readonly ProductRow[];
+  readonly imageCount: number;
+  readonly webhookUrl: string | null;
+}
+
+const INSERT_BATCH = 1000;
+
+const ZERO_COUNTS: RequestCounts = { products_done: 0, images_succeeded: 0, images_failed: 0 };
+
+/**
+ * Stores the products in batches, then the request. The request document is written last, so a request that
+ * exists always has all its products; a failure part-way removes what was written.
+ */
+export async function insertRequestWithProducts(
+  db: Database,
+  request: NewRequest,
+  now = new Date(),
+): Promise<void> {
+  try {
+    for (let start = 0; start < request.products.length; start += INSERT_BATCH) {
+      const batch = request.products.slice(start, start + INSERT_BATCH).map(
+        (product): ProductDocument => ({
+          _id: productId(request.id, product.row),
+          request_id: request.id,
+          row: product.row,
+          serial_number: product.serialNumber,
+          product_name: product.productName,
+          input_urls: product.inputUrls,
+          output_urls: product.inputUrls.map(() => null),
+          errors: [],
+          done: false,
+          updated_at: now,
+        }),
+      );
+      await db.products.insertMany(batch, { ordered: false });
+    }
+    await db.requests.insertOne({
+      _id: request.id,
+      owner: request.owner,
+      status: 'pending',
+      created_at: now,
+      updated_at: now,
+      started_at: null,
+      finished_at: null,
+      columns: request.columns,
+      totals: { products: request.products.length, images: request.imageCount },
+      counts: ZERO_COUNTS,
+      completion_percentage: 0,
+      webhook: request.webhookUrl
+        ? {
+            url: request.webhookUrl,
+            state: 'pending',
+            event: null,
+            attempts: 0,
+            last_error: null,
+            delivered_at: null,
+          }
+        : null,
+      error_message: null,
+    });
+  } catch (error) {
+    await deleteRequest(db, request.id).catch(() => {});
+    throw error;
+  }
+}
+
+export async function deleteRequest(db: Database, id: string): Promise<void> {
+  await db.requests.deleteOne({ _id: id });
+  await db.products.deleteMany({ request_id: id });
+}
+
+export function findRequest(db: Database, id: string): Promise<RequestDocument | null> {
+  return db.requests.findOne({ _id: id });
+}
+
+export function isFinished(request: Pick<RequestDocument, 'status'>): boolean {
+  return request.status === 'completed' || request.status === 'failed';
+}
+
+/** pending → in_progress; a no-op for a request already started or finished. */
+export async function markRequestInProgress(db: Database, id: string, now = new Date()): Promise<void> {
+  await db.requests.updateOne(
+    { _id: id, status: 'pending' },
+    { $set: { status: 'in_progress', started_at: now, updated_at: now } },
+  );
+}
+
+/** Live progress: one atomic increment per finished product. The completion step recomputes exact totals. */
+export async function addProductProgress(
+  db: Database,
+  id: string,
+  succeeded: number,
+  failed: number,
+  now = new Date(),
+): Promise<void> {
+  await db.requests.updateOne(
+    { _id: id, status: 'in_progress' },
+    {
+      $inc: {
+        'counts.products_done': 1,
+        'counts.images_succeeded': succeeded,
+        'counts.images_failed': failed,
+      },
+      $set: { updated_at: now },
+    },
+  );
+}
+
+export async function completeRequest(
+  db: Database,
+  id: string,
+  counts: RequestCounts,
+  now = new Date(),
+): Promise<boolean> {
+  const result = await db.requests.updateOne(
+    { _id: id, status: { $in: ['pending', 'in_progress'] } },
+    {
+      $set: { status: 'completed', counts, completion_percentage: 100, finished_at: now, updated_at: now },
+    },
+  );
+  return result.modifiedCount === 1;
+}
+
+export async function failRequest(
+  db: Database,
+  id: string,
+  message: string,
+  now = new Date(),
+): Promise<boolean> {
+  const result = await db.requests.updateOne(
+    { _id: id, status: { $in: ['pending', 'in_progress'] } },
+    {
+      $set: {
+        status: 'failed',
+        error_message: message,
+        completion_percentage: 100,
+        finished_at: now,
+        updated_at: now,
+      },
+    },
+  );
+  return result.modifiedCount === 1;
+}
+
+/** The percentage a client sees: whole products done, below 100 until the request is finished. */
+export function completionPercentage(request: RequestDocument): number {
+  if (isFinished(request)) return 100;
+  if (request.totals.products === 0) return 0;
+  const share = (request.counts.products_done / request.totals.products) * 100;
+  return Math.min(99, Math.floor(share * 10) / 10);
+}
+
+export async function updateWebhookDelivery(
+  db: Database,
+  id: string,
+  delivery: Partial<Omit<WebhookDelivery, 'url'>>,
+  now = new Date(),
+): Promise<void> {
+  const fields: Record<string, unknown> = { updated_at: now };
+  for (const [key, value] of Object.entries(delivery)) fields[`webhook.${key}`] = value;
+  await db.requests.updateOne({ _id: id, webhook: { $ne: null } }, { $set: fields });
+}

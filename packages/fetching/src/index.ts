@@ -1,0 +1,9 @@
+export { isBlockedAddress, literalAddress } from './address-policy.js';
+export { FetchError, type FetchErrorCode, findFetchError } from './fetch-errors.js';
+export {
+  createImageFetcher,
+  type FetchedImage,
+  type ImageFetcher,
+  type ImageFetchOptions,
+} from './fetch-image.js';
+export { checkUrlTarget, createGuardedAgent, type NetworkPolicy } from './guarded-agent.js';

@@ -1,0 +1,156 @@
+import sharp, { type Metadata } from 'sharp';
+
+export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif';
+
+export type ImageErrorCode = 'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'decode_error';
+
+/** An image that cannot be compressed, with a stable code for clients and a short reason. */
+export class ImageError extends Error {
+  override name = 'ImageError';
+  constructor(
+    readonly code: ImageErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CompressionPolicy {
+  /** 1-100: libjpeg quality for JPEG, the matching scale for WebP, AVIF and palette PNG. */
+  readonly quality: number;
+  /** Largest width x height accepted, checked from the header before any pixel is decoded. */
+  readonly maxPixels: number;
+}
+
+export interface CompressedImage {
+  readonly data: Buffer;
+  readonly format: ImageFormat;
+  readonly width: number;
+  readonly height: number;
+}
+
+export const CONTENT_TYPES: Readonly<Record<ImageFormat, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  avif: 'image/avif',
+  gif: 'image/gif',
+};
+
+export const FILE_EXTENSIONS: Readonly<Record<ImageFormat, string>> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  avif: 'avif',
+  gif: 'gif',
+};
+
+/**
+ * Which format a decoded input is written in. Formats with their own lossy or palette mode keep it; TIFF, a
+ * container for scans and prints, becomes JPEG (PNG when it has transparency).
+ */
+export function outputFormatFor(inputFormat: string, hasAlpha: boolean): ImageFormat | undefined {
+  switch (inputFormat) {
+    case 'jpeg':
+    case 'png':
+    case 'webp':
+    case 'gif':
+      return inputFormat;
+    case 'heif':
+      return 'avif';
+    case 'tiff':
+      return hasAlpha ? 'png' : 'jpeg';
+    default:
+      return undefined;
+  }
+}
+
+const ANIMATED_FORMATS = new Set(['gif', 'webp']);
+
+/** What an image will become, decided from its header alone (no pixel is decoded yet). */
+export interface CompressionPlan {
+  readonly output: ImageFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly frames: number;
+}
+
+/** Reads the header: refuses what is not an image, an unsupported format, or too many pixels. */
+export async function planCompression(
+  bytes: Uint8Array,
+  policy: CompressionPolicy,
+): Promise<CompressionPlan> {
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    throw new ImageError('not_an_image', 'the content is not an image in a known format');
+  }
+  const inputFormat = metadata.format === 'heif' && metadata.compression !== 'av1' ? 'heic' : metadata.format;
+  const output = outputFormatFor(inputFormat ?? '', metadata.hasAlpha ?? false);
+  if (!output)
+    throw new ImageError('unsupported_format', `${inputFormat ?? 'this'} images are not supported`);
+  const width = metadata.width ?? 0;
+  const height = metadata.pageHeight ?? metadata.height ?? 0;
+  const frames = ANIMATED_FORMATS.has(output) ? Math.max(1, metadata.pages ?? 1) : 1;
+  if (width * height * frames > policy.maxPixels) {
+    throw new ImageError(
+      'too_many_pixels',
+      `${width}x${height}${frames > 1 ? ` with ${frames} frames` : ''} is more than ${policy.maxPixels} pixels`,
+    );
+  }
+  return { output, width, height, frames };
+}
+
+/**
+ * Re-encodes an image at the policy's quality in the planned format. Keeps its pixel dimensions, applies its
+ * EXIF orientation and strips its metadata (pixels are converted to sRGB).
+ */
+export async function encodeImage(
+  bytes: Uint8Array,
+  plan: CompressionPlan,
+  policy: CompressionPolicy,
+): Promise<CompressedImage> {
+  const animated = plan.frames > 1;
+  const pipeline = sharp(bytes, {
+    limitInputPixels: policy.maxPixels,
+    animated,
+    failOn: 'error',
+    sequentialRead: true,
+  }).rotate();
+  switch (plan.output) {
+    case 'jpeg':
+      // Standard (Annex K) tables scaled by quality, as libjpeg and Pillow write them; optimised Huffman codes.
+      pipeline.jpeg({ quality: policy.quality, quantisationTable: 0, optimiseCoding: true, mozjpeg: false });
+      break;
+    case 'png':
+      pipeline.png({ palette: true, quality: policy.quality });
+      break;
+    case 'webp':
+      pipeline.webp({ quality: policy.quality });
+      break;
+    case 'avif':
+      pipeline.avif({ quality: policy.quality });
+      break;
+    case 'gif':
+      pipeline.gif();
+      break;
+  }
+  try {
+    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+    return { data, format: plan.output, width: info.width, height: animated ? plan.height : info.height };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ImageError('decode_error', `the image could not be decoded: ${reason}`);
+  }
+}
+
+export async function compressImage(bytes: Uint8Array, policy: CompressionPolicy): Promise<CompressedImage> {
+  return encodeImage(bytes, await planCompression(bytes, policy), policy);
+}
+
+/**
+ * Part of every output's name: a new codec build or a change of encoding code gives new names, so outputs
+ * made with other settings are never mistaken for current ones.
+ */
+export const ENCODER_FINGERPRINT = `imaging/1 sharp/${sharp.versions.sharp} vips/${sharp.versions.vips}`;

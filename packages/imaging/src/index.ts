@@ -1,0 +1,22 @@
+export {
+  CONTENT_TYPES,
+  type CompressedImage,
+  type CompressionPlan,
+  type CompressionPolicy,
+  compressImage,
+  ENCODER_FINGERPRINT,
+  encodeImage,
+  FILE_EXTENSIONS,
+  ImageError,
+  type ImageErrorCode,
+  type ImageFormat,
+  outputFormatFor,
+  planCompression,
+} from './compress-image.js';
+export {
+  readJpegQuantisationTables,
+  STANDARD_CHROMINANCE_TABLE,
+  STANDARD_LUMINANCE_TABLE,
+  scaledStandardTable,
+  standardJpegQuality,
+} from './jpeg-quality.js';

@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { findExecutable, isExecutable } from './executables.js';
+
+const run = promisify(execFile);
+
+export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+export const FERRETDB_VERSION = 'v1.24.2';
+
+/** Where the built binary is kept: outside the repository, shared by every checkout on the machine. */
+export function ferretDbCachePath(cacheHome: string | undefined): string {
+  return join(
+    cacheHome ?? join(homedir(), '.cache'),
+    'image-service',
+    `ferretdb-${FERRETDB_VERSION}`,
+    'ferretdb',
+  );
+}
+
+/** A FerretDB binary on the PATH or in the cache, without installing anything. */
+export async function findFerretDb(
+  searchPath: string,
+  cacheHome: string | undefined,
+): Promise<string | undefined> {
+  const cached = ferretDbCachePath(cacheHome);
+  if (await isExecutable(cached)) return cached;
+  return findExecutable('ferretdb', searchPath);
+}
+
+async function makeWritable(path: string): Promise<void> {
+  const info = await stat(path);
+  await chmod(path, info.mode | 0o200);
+  if (info.isDirectory()) {
+    for (const entry of await readdir(path)) await makeWritable(join(path, entry));
+  }
+}
+
+/**
+ * Builds FerretDB 1.24.2 with the Go toolchain into the cache. A plain `go install …@v1.24.2` gives a binary
+ * that panics at start, because build/version/version.txt is written by FerretDB's release tooling; so the
+ * module's source is fetched with `go mod download`, copied, given that file, and built.
+ */
+export async function installFerretDb(
+  go: string,
+  cacheHome: string | undefined,
+  log: (message: string) => void,
+): Promise<string> {
+  const target = ferretDbCachePath(cacheHome);
+  log(`building FerretDB ${FERRETDB_VERSION} with ${go} into ${target} (once per machine; a few minutes)`);
+  const work = await mkdtemp(join(tmpdir(), 'ferretdb-build-'));
+  try {
+    const { stdout } = await run(go, ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], {
+      cwd: work,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const moduleDir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+    if (!moduleDir) throw new Error(`go mod download did not report the source folder of ${FERRETDB_MODULE}`);
+    const source = join(work, 'src');
+    await cp(moduleDir, source, { recursive: true });
+    await makeWritable(source);
+    await writeFile(join(source, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+    await mkdir(dirname(target), { recursive: true });
+    const built = `${target}.${process.pid}.tmp`;
+    await run(go, ['build', '-trimpath', '-o', built, './cmd/ferretdb'], {
+      cwd: source,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    await rename(built, target);
+    log(`FerretDB ${FERRETDB_VERSION} installed at ${target}`);
+    return target;
+  } finally {
+    await makeWritable(work).catch(() => {});
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The FerretDB binary, built first when missing and Go is available; undefined when neither. */
+export async function ensureFerretDb(
+  searchPath: string,
+  cacheHome: string | undefined,
+  log: (message: string) => void,
+): Promise<string | undefined> {
+  const found = await findFerretDb(searchPath, cacheHome);
+  if (found) return found;
+  const go =
+    (await findExecutable('go', searchPath)) ??
+    ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+  if (!go) return undefined;
+  return installFerretDb(go, cacheHome, log);
+}

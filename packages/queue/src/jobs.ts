@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/** Queues, each with its own concurrency: coordination, image work, and callbacks. */
+export const QUEUE_NAMES = {
+  requests: 'requests',
+  products: 'products',
+  webhooks: 'webhooks',
+} as const;
+
+/** The architecture's four jobs (the seed's Celery tasks). */
+export const JOB_NAMES = {
+  processImages: 'process-images',
+  processProductImages: 'process-product-images',
+  checkRequestCompletion: 'check-request-completion',
+  triggerWebhook: 'trigger-webhook',
+} as const;
+
+const requestId = z.uuid();
+
+export const processImagesData = z.object({
+  requestId,
+  /** First row not yet fanned out; lets a rerun continue where a crash stopped it. */
+  nextRow: z.number().int().positive().optional(),
+});
+export type ProcessImagesData = z.infer<typeof processImagesData>;
+
+export const productJobData = z.object({ requestId, row: z.number().int().positive() });
+export type ProductJobData = z.infer<typeof productJobData>;
+
+export const completionJobData = z.object({ requestId });
+export type CompletionJobData = z.infer<typeof completionJobData>;
+
+export const webhookEvents = ['request.completed', 'request.failed'] as const;
+export type WebhookEvent = (typeof webhookEvents)[number];
+export const webhookJobData = z.object({ requestId, event: z.enum(webhookEvents) });
+export type WebhookJobData = z.infer<typeof webhookJobData>;
+
+/** Job ids derive from the work, so adding the same work twice is a no-op. BullMQ forbids ':' in ids. */
+export const jobIds = {
+  processImages: (id: string) => `process-images.${id}`,
+  product: (id: string, row: number) => `product.${id}.${row}`,
+  completion: (id: string) => `completion.${id}`,
+  webhook: (id: string, event: WebhookEvent) => `webhook.${id}.${event.replace('.', '-')}`,
+};

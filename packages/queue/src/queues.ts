@@ -1,0 +1,91 @@
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type CompletionJobData,
+  JOB_NAMES,
+  jobIds,
+  type ProcessImagesData,
+  type ProductJobData,
+  QUEUE_NAMES,
+  type WebhookJobData,
+} from './jobs.js';
+
+export interface Queues {
+  readonly requests: Queue<ProcessImagesData | CompletionJobData>;
+  readonly products: Queue<ProductJobData>;
+  readonly webhooks: Queue<WebhookJobData>;
+  close(): Promise<void>;
+}
+
+export function openQueues(connection: Redis): Queues {
+  const requests = new Queue<ProcessImagesData | CompletionJobData>(QUEUE_NAMES.requests, { connection });
+  const products = new Queue<ProductJobData>(QUEUE_NAMES.products, { connection });
+  const webhooks = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, { connection });
+  return {
+    requests,
+    products,
+    webhooks,
+    async close() {
+      await Promise.all([requests.close(), products.close(), webhooks.close()]);
+    },
+  };
+}
+
+const KEEP_FINISHED: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+  removeOnComplete: { age: 24 * 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** Coordination retries: transient MongoDB or Redis trouble should not fail a whole request. */
+export const COORDINATION_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000 },
+  ...KEEP_FINISHED,
+};
+
+/** A product's images are retried as a whole only for infrastructure failures; image failures are results. */
+export function productJobOptions(
+  parent: { id: string; queue: string },
+  requestId: string,
+  row: number,
+): JobsOptions {
+  return {
+    jobId: jobIds.product(requestId, row),
+    parent,
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    // The product document is the record; a job that gives up is closed by the completion step.
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+    ignoreDependencyOnFailure: true,
+  };
+}
+
+export async function enqueueProcessImages(queues: Queues, requestId: string): Promise<void> {
+  await queues.requests.add(
+    JOB_NAMES.processImages,
+    { requestId },
+    { jobId: jobIds.processImages(requestId), ...COORDINATION_JOB_OPTIONS },
+  );
+}
+
+export async function enqueueCompletionCheck(queues: Queues, requestId: string): Promise<void> {
+  await queues.requests.add(
+    JOB_NAMES.checkRequestCompletion,
+    { requestId },
+    { jobId: jobIds.completion(requestId), ...COORDINATION_JOB_OPTIONS },
+  );
+}
+
+export async function enqueueWebhook(
+  queues: Queues,
+  data: WebhookJobData,
+  retry: { maxAttempts: number; backoffMs: number },
+): Promise<void> {
+  await queues.webhooks.add(JOB_NAMES.triggerWebhook, data, {
+    jobId: jobIds.webhook(data.requestId, data.event),
+    attempts: retry.maxAttempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs },
+    ...KEEP_FINISHED,
+  });
+}

@@ -1,0 +1,7 @@
+export {
+  contentKey,
+  createImageStore,
+  type ImageStore,
+  isImageKey,
+  type StoredImage,
+} from './image-store.js';

@@ -1,0 +1,59 @@
+import { checkUrlTarget, findFetchError } from '@imgsvc/fetching';
+import { type Dispatcher, request } from 'undici';
+import { signWebhook } from './signature.js';
+
+export interface WebhookMessage {
+  readonly url: string;
+  /** The same on every attempt of one event, so a receiver can drop duplicates. */
+  readonly id: string;
+  readonly body: string;
+  readonly secret: string | undefined;
+}
+
+export interface DeliveryOptions {
+  readonly dispatcher: Dispatcher;
+  readonly allowPrivateNetworks: boolean;
+  readonly timeoutMs: number;
+}
+
+export class WebhookDeliveryError extends Error {
+  override name = 'WebhookDeliveryError';
+}
+
+/** POSTs one signed attempt. Any 2xx is success; redirects are not followed; anything else throws. */
+export async function deliverWebhook(message: WebhookMessage, options: DeliveryOptions): Promise<number> {
+  const target = new URL(message.url);
+  try {
+    checkUrlTarget(target, options);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'image-service-webhooks/0.1',
+      'webhook-id': message.id,
+      'webhook-timestamp': String(timestamp),
+    };
+    if (message.secret)
+      headers['webhook-signature'] = signWebhook(message.secret, message.id, timestamp, message.body);
+    const response = await request(target, {
+      method: 'POST',
+      dispatcher: options.dispatcher,
+      headers,
+      body: message.body,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    await response.body.dump();
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw new WebhookDeliveryError(`the receiver answered ${response.statusCode}`);
+    }
+    return response.statusCode;
+  } catch (error) {
+    if (error instanceof WebhookDeliveryError) throw error;
+    const known = findFetchError(error);
+    if (known) throw new WebhookDeliveryError(`${known.code}: ${known.message}`);
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+      throw new WebhookDeliveryError(`no answer within ${options.timeoutMs} ms`);
+    }
+    const code = (error as { code?: string }).code;
+    throw new WebhookDeliveryError(`the delivery failed${code ? ` (${code})` : ''}`);
+  }
+}

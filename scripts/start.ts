@@ -1,0 +1,48 @@
+/**
+ * `npm start`: the API and the worker in one process on PORT. Where MONGO_URL or REDIS_URL is unset it
+ * finds or starts local servers (data under ./data) and says which in its log.
+ */
+import { resolve } from 'node:path';
+import { startApi } from '@imgsvc/api';
+import { readMachineEnvironment } from '@imgsvc/config';
+import { exitWithError, loadConfigOrExit, onShutdownSignal } from '@imgsvc/lifecycle';
+import { startLocalServices } from '@imgsvc/local-services';
+import { createLogger } from '@imgsvc/logging';
+import { startWorker } from '@imgsvc/worker';
+
+const config = loadConfigOrExit();
+const log = createLogger('start', config.logLevel);
+const embedded = !config.mongoUrl || !config.redisUrl;
+if (embedded) log.info('MONGO_URL or REDIS_URL unset: finding or starting local servers (data under ./data)');
+
+let services: Awaited<ReturnType<typeof startLocalServices>>;
+try {
+  services = await startLocalServices({
+    mongoUrl: config.mongoUrl,
+    redisUrl: config.redisUrl,
+    dataDir: resolve('data'),
+    persistent: true,
+    machine: readMachineEnvironment(),
+    log: (message) => log.info(message),
+  });
+} catch (error) {
+  exitWithError(error instanceof Error ? error.message : String(error));
+}
+log.info(
+  { mongo: services.mongo, redis: services.redis },
+  embedded ? 'using local servers' : 'using servers',
+);
+
+try {
+  const worker = await startWorker(config, services, createLogger('worker', config.logLevel));
+  const api = await startApi(config, services, createLogger('api', config.logLevel));
+  onShutdownSignal(async () => {
+    await api.close();
+    await worker.close();
+    await services.stop();
+  }, log);
+} catch (error) {
+  log.fatal({ err: error }, 'could not start');
+  await services.stop();
+  process.exit(1);
+}
