@@ -20,13 +20,14 @@ export function problemType(code: string): string {
 }
 
 export function problemBody(problem: HttpProblem, instance: string): Record<string, unknown> {
+  // Extensions first: they can add members but never replace the standard ones.
   return {
+    ...problem.extensions,
     type: problemType(problem.code),
     title: problem.title,
     status: problem.status,
     ...(problem.detail ? { detail: problem.detail } : {}),
     instance,
     code: problem.code,
-    ...problem.extensions,
   };
 }

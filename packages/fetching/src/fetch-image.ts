@@ -54,6 +54,12 @@ function classify(error: unknown, deadline: AbortSignal, timeoutMs: number): Fet
   }
 }
 
+/** Drops a body mid-way; the connection is closed rather than read to the end. */
+function abandon(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 async function fetchOnce(
   agent: Agent,
   url: string,
@@ -102,7 +108,7 @@ async function fetchOnce(
       }
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > options.maxBytes) {
-        response.body.destroy();
+        abandon(response.body);
         throw new FetchError('too_large', `${declared} bytes is more than the ${options.maxBytes} allowed`);
       }
       const chunks: Buffer[] = [];
@@ -110,7 +116,7 @@ async function fetchOnce(
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
         received += chunk.length;
         if (received > options.maxBytes) {
-          response.body.destroy();
+          abandon(response.body);
           throw new FetchError('too_large', `the body passed the ${options.maxBytes} bytes allowed`);
         }
         chunks.push(chunk);

@@ -35,7 +35,7 @@ export function startProcess(command: string, args: readonly string[], logFile: 
     async stop(graceMs = 5000) {
       if (!hasExited) {
         child.kill('SIGTERM');
-        const stopped = await Promise.race([exit.then(() => true), delay(graceMs).then(() => false)]);
+        const stopped = await Promise.race([exit.then(() => true), delay(graceMs, false, { ref: false })]);
         if (!stopped) {
           child.kill('SIGKILL');
           await exit;

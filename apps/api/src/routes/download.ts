@@ -40,7 +40,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
           'not_finished',
           'Request not finished',
           `the request is ${found.status} (${completionPercentage(found)}%); the result is ready once it is completed`,
-          { status: found.status, completion_percentage: completionPercentage(found) },
+          { request_status: found.status, completion_percentage: completionPercentage(found) },
           { 'retry-after': '5' },
         );
       }

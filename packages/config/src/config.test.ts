@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('gives the contract defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      publicBaseUrl: 'http://127.0.0.1:3000',
+      mongoUrl: undefined,
+      redisUrl: undefined,
+      imageQuality: 50,
+      fetch: {
+        allowPrivateNetworks: false,
+        timeoutMs: 15000,
+        maxImageBytes: 26214400,
+        maxImagePixels: 50000000,
+      },
+      upload: { maxUploadBytes: 52428800, maxRows: 100000, maxUrlsPerRow: 20 },
+      apiKeys: [],
+      rateLimit: { max: 600, windowMs: 60000 },
+      corsOrigins: [],
+      workerMetricsPort: 9464,
+      webhook: { defaultUrl: undefined, secret: undefined, maxAttempts: 8, backoffMs: 5000 },
+      logLevel: 'info',
+    });
+    expect(config.storageDir.endsWith('/data/images')).toBe(true);
+    expect(config.workerConcurrency).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads every variable of the contract', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      PUBLIC_BASE_URL: 'https://images.example.com/',
+      MONGO_URL: 'mongodb://db:27017/shop',
+      REDIS_URL: 'redis://cache:6379/2',
+      STORAGE_DIR: '/srv/images',
+      IMAGE_QUALITY: '60',
+      FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+      FETCH_TIMEOUT_MS: '5000',
+      MAX_IMAGE_BYTES: '1000',
+      MAX_IMAGE_PIXELS: '2000',
+      MAX_UPLOAD_BYTES: '3000',
+      MAX_ROWS: '10',
+      MAX_URLS_PER_ROW: '3',
+      WORKER_CONCURRENCY: '7',
+      API_KEYS: ' one, two ,,',
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_WINDOW_MS: '1000',
+      CORS_ORIGINS: 'https://a.example,https://b.example',
+      WORKER_METRICS_PORT: '0',
+      WEBHOOK_URL: 'https://hooks.example.com/x',
+      WEBHOOK_SECRET: 'whsec_c2VjcmV0',
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_BACKOFF_MS: '100',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      publicBaseUrl: 'https://images.example.com',
+      mongoUrl: 'mongodb://db:27017/shop',
+      redisUrl: 'redis://cache:6379/2',
+      storageDir: '/srv/images',
+      imageQuality: 60,
+      fetch: { allowPrivateNetworks: true, timeoutMs: 5000, maxImageBytes: 1000, maxImagePixels: 2000 },
+      upload: { maxUploadBytes: 3000, maxRows: 10, maxUrlsPerRow: 3 },
+      workerConcurrency: 7,
+      apiKeys: ['one', 'two'],
+      rateLimit: { max: 5, windowMs: 1000 },
+      corsOrigins: ['https://a.example', 'https://b.example'],
+      workerMetricsPort: 0,
+      webhook: {
+        defaultUrl: 'https://hooks.example.com/x',
+        secret: 'whsec_c2VjcmV0',
+        maxAttempts: 3,
+        backoffMs: 100,
+      },
+      logLevel: 'debug',
+    });
+  });
+
+  it('derives a reachable public base URL from a wildcard listen address', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '9000' }).publicBaseUrl).toBe('http://127.0.0.1:9000');
+  });
+
+  it.each([
+    ['PORT', 'abc', /^Invalid configuration: PORT must be a whole number from 0 to 65535 \(got "abc"\)$/],
+    ['PORT', '70000', /PORT must be at most 65535/],
+    ['IMAGE_QUALITY', '0', /IMAGE_QUALITY must be at least 1/],
+    ['FETCH_ALLOW_PRIVATE_NETWORKS', 'maybe', /FETCH_ALLOW_PRIVATE_NETWORKS must be true or false/],
+    ['MONGO_URL', 'postgres://x', /MONGO_URL must be a URL starting with mongodb:\/\//],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL must be a URL starting with redis:\/\//],
+    ['PUBLIC_BASE_URL', 'ftp://x', /PUBLIC_BASE_URL must be an absolute http\(s\) URL/],
+    ['WEBHOOK_SECRET', 'plain', /WEBHOOK_SECRET must be whsec_ followed by a base64 key/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ])('stops with one line naming %s when it is %s', (variable, value, message) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [variable]: value })).toThrow(message);
+  });
+
+  it('is frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.fetch)).toBe(true);
+  });
+});

@@ -1,0 +1,164 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { CsvError, type ParsedProductCsv, parseProductCsv } from './parse-product-csv.js';
+
+const limits = { maxRows: 100, maxUrlsPerRow: 5 };
+
+function parseText(text: string | Buffer, custom = limits): Promise<ParsedProductCsv> {
+  // Split the input into small chunks, as a network upload would arrive.
+  const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < bytes.length; start += 7) chunks.push(bytes.subarray(start, start + 7));
+  return parseProductCsv(Readable.from(chunks), custom);
+}
+
+async function refusal(text: string | Buffer, custom = limits): Promise<CsvError> {
+  try {
+    await parseText(text, custom);
+  } catch (error) {
+    if (error instanceof CsvError) return error;
+    throw error;
+  }
+  throw new Error('the CSV was accepted');
+}
+
+describe('parseProductCsv', () => {
+  it('reads the contract format with quoted cells holding commas and quotes', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      '1,SKU1,"https://a.example/1.jpg, https://a.example/2.jpg"',
+      '2,"Shirt, ""red"" XL",https://a.example/3.jpg',
+    ].join('\n');
+    const parsed = await parseText(csv);
+    expect(parsed.columns.map((column) => column.role)).toEqual([
+      'serial_number',
+      'product_name',
+      'input_image_urls',
+    ]);
+    expect(parsed.products).toEqual([
+      {
+        row: 1,
+        line: 2,
+        serialNumber: 1,
+        productName: 'SKU1',
+        inputUrls: ['https://a.example/1.jpg', 'https://a.example/2.jpg'],
+      },
+      {
+        row: 2,
+        line: 3,
+        serialNumber: 2,
+        productName: 'Shirt, "red" XL',
+        inputUrls: ['https://a.example/3.jpg'],
+      },
+    ]);
+    expect(parsed.imageCount).toBe(3);
+  });
+
+  it('accepts a BOM, CRLF line ends, blank lines and the snake_case header', async () => {
+    const csv = '\uFEFFserial_number,product_name,input_image_urls\r\n\r\n7,Lamp,http://a.example/l.png\r\n';
+    const parsed = await parseText(csv);
+    expect(parsed.columns.map((column) => column.name)).toEqual([
+      'serial_number',
+      'product_name',
+      'input_image_urls',
+    ]);
+    expect(parsed.products).toHaveLength(1);
+    expect(parsed.products[0]).toMatchObject({ serialNumber: 7, productName: 'Lamp', line: 3 });
+  });
+
+  it('keeps the columns in the order the client wrote them', async () => {
+    const parsed = await parseText('Product Name,Input Image Urls,S No\nMug,https://a.example/m.jpg,3\n');
+    expect(parsed.columns.map((column) => column.role)).toEqual([
+      'product_name',
+      'input_image_urls',
+      'serial_number',
+    ]);
+    expect(parsed.products[0]).toMatchObject({ serialNumber: 3, productName: 'Mug' });
+  });
+
+  it('keeps image-CDN URLs that contain commas whole and drops a repeated URL', async () => {
+    const cell =
+      'https://cdn.example/w_300,h_200/a.jpg, https://cdn.example/b.jpg ,https://cdn.example/b.jpg';
+    const parsed = await parseText(`S. No.,Product Name,Input Image Urls\n1,Tote,"${cell}"\n`);
+    expect(parsed.products[0]?.inputUrls).toEqual([
+      'https://cdn.example/w_300,h_200/a.jpg',
+      'https://cdn.example/b.jpg',
+    ]);
+  });
+
+  it('lists every row problem with its line and column, and stores nothing', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      'x,Tote,https://a.example/1.jpg',
+      '2,,https://a.example/2.jpg',
+      '3,Mug,ftp://a.example/3.jpg',
+      '4,Cap,https://user:pw@a.example/4.jpg',
+      '5,Hat,not a url',
+      '2,Dup,https://a.example/6.jpg',
+      '7,Short',
+    ].join('\n');
+    const error = await refusal(csv);
+    expect(error.code).toBe('csv_invalid_rows');
+    expect(error.totalErrors).toBe(7);
+    expect(error.errors).toEqual([
+      { line: 2, column: 'S. No.', message: '"x" is not a positive whole number' },
+      { line: 3, column: 'Product Name', message: 'product name is empty' },
+      { line: 4, column: 'Input Image Urls', message: '"ftp://a.example/3.jpg" is not an http or https URL' },
+      {
+        line: 5,
+        column: 'Input Image Urls',
+        message: '"https://user:pw@a.example/4.jpg" carries credentials',
+      },
+      {
+        line: 6,
+        column: 'Input Image Urls',
+        message: '"not a url" is not a URL (URLs are separated by commas)',
+      },
+      { line: 7, column: 'S. No.', message: 'serial number 2 repeats line 3' },
+      { line: 8, message: 'expected 3 cells, found 2 (quote cells that contain commas)' },
+    ]);
+  });
+
+  it('refuses more URLs in one cell than allowed', async () => {
+    const urls = Array.from({ length: 6 }, (_, index) => `https://a.example/${index}.jpg`).join(',');
+    const error = await refusal(`S. No.,Product Name,Input Image Urls\n1,Tote,"${urls}"\n`);
+    expect(error.errors[0]?.message).toBe('6 image URLs; at most 5 are allowed per product');
+  });
+
+  it('refuses a header without the required columns and shows the expected one', async () => {
+    const error = await refusal('id,name\n1,Tote\n');
+    expect(error.code).toBe('csv_header');
+    expect(error.message).toContain('S. No.,Product Name,Input Image Urls');
+  });
+
+  it('refuses an empty file and a header without rows', async () => {
+    expect((await refusal('')).code).toBe('csv_empty');
+    expect((await refusal('S. No.,Product Name,Input Image Urls\n')).code).toBe('csv_no_rows');
+  });
+
+  it('refuses more rows than allowed without reading the whole file', async () => {
+    const rows = Array.from(
+      { length: 5 },
+      (_, index) => `${index + 1},P${index},https://a.example/${index}.jpg`,
+    );
+    const error = await refusal(['S. No.,Product Name,Input Image Urls', ...rows].join('\n'), {
+      maxRows: 3,
+      maxUrlsPerRow: 5,
+    });
+    expect(error.code).toBe('csv_too_many_rows');
+  });
+
+  it('refuses unbalanced quotes with the line where the problem is', async () => {
+    const error = await refusal('S. No.,Product Name,Input Image Urls\n1,"Tote,https://a.example/1.jpg\n');
+    expect(error.code).toBe('csv_malformed');
+    expect(error.message).toMatch(/line \d+: a quoted cell is never closed/);
+  });
+
+  it('refuses text that is not UTF-8', async () => {
+    const latin1 = Buffer.from(
+      'S. No.,Product Name,Input Image Urls\n1,Caf\xe9,https://a.example/1.jpg\n',
+      'latin1',
+    );
+    expect((await refusal(latin1)).code).toBe('csv_not_utf8');
+  });
+});

@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FetchError } from './fetch-errors.js';
+import { createImageFetcher } from './fetch-image.js';
+
+let server: Server;
+let base: string;
+const hits: string[] = [];
+let flaky = 0;
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    const path = request.url ?? '/';
+    hits.push(path);
+    if (path === '/ok') return response.end(Buffer.alloc(1000, 1));
+    if (path === '/big') return response.end(Buffer.alloc(5000, 1));
+    if (path === '/big-chunked') {
+      response.write(Buffer.alloc(3000, 1));
+      return response.end(Buffer.alloc(3000, 1));
+    }
+    if (path === '/redirect') {
+      response.writeHead(302, { location: '/ok' });
+      return response.end();
+    }
+    if (path === '/loop') {
+      response.writeHead(302, { location: '/loop' });
+      return response.end();
+    }
+    if (path === '/flaky') {
+      flaky += 1;
+      if (flaky <= 2) {
+        response.statusCode = 503;
+        return response.end();
+      }
+      return response.end(Buffer.alloc(10, 1));
+    }
+    if (path === '/slow') {
+      response.write('x');
+      return; // never ends
+    }
+    response.statusCode = 404;
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const open = createImageFetcher({
+  allowPrivateNetworks: true,
+  timeoutMs: 500,
+  maxBytes: 4000,
+  retryBaseDelayMs: 1,
+});
+
+async function failure(promise: Promise<unknown>): Promise<FetchError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof FetchError) return error;
+    throw error;
+  }
+  throw new Error('the fetch succeeded');
+}
+
+describe('fetchImage', () => {
+  it('downloads a body and follows redirects', async () => {
+    expect((await open.fetchImage(`${base}/ok`)).bytes.length).toBe(1000);
+    const redirected = await open.fetchImage(`${base}/redirect`);
+    expect(redirected.finalUrl).toBe(`${base}/ok`);
+  });
+
+  it('refuses a body larger than allowed, declared or streamed', async () => {
+    expect((await failure(open.fetchImage(`${base}/big`))).code).toBe('too_large');
+    expect((await failure(open.fetchImage(`${base}/big-chunked`))).code).toBe('too_large');
+  });
+
+  it('reports HTTP errors by status and stops after too many redirects', async () => {
+    expect((await failure(open.fetchImage(`${base}/missing`))).code).toBe('http_404');
+    expect((await failure(open.fetchImage(`${base}/loop`))).code).toBe('too_many_redirects');
+  });
+
+  it('retries a 503 and then succeeds', async () => {
+    flaky = 0;
+    expect((await open.fetchImage(`${base}/flaky`)).bytes.length).toBe(10);
+    expect(flaky).toBe(3);
+  });
+
+  it('gives up on a server that never finishes within the deadline', async () => {
+    const started = Date.now();
+    expect((await failure(open.fetchImage(`${base}/slow`))).code).toBe('fetch_timeout');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('with the guard on, never connects to loopback, however the address is written', async () => {
+    const guarded = createImageFetcher({ allowPrivateNetworks: false, timeoutMs: 1000, maxBytes: 4000 });
+    const port = new URL(base).port;
+    const before = hits.length;
+    for (const host of [
+      '127.0.0.1',
+      'localhost',
+      '2130706433',
+      '0x7f.0.0.1',
+      '[::ffff:127.0.0.1]',
+      '[::1]',
+    ]) {
+      expect((await failure(guarded.fetchImage(`http://${host}:${port}/ok`))).code).toBe('blocked_address');
+    }
+    expect(hits.length).toBe(before);
+    await guarded.close();
+  });
+});

@@ -1,0 +1,93 @@
+import sharp, { type Sharp } from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { compressImage, ImageError } from './compress-image.js';
+import { standardJpegQuality } from './jpeg-quality.js';
+
+const policy = { quality: 50, maxPixels: 50_000_000 };
+
+/** Gradient plus noise: compresses like a photo, unlike a flat colour. */
+async function photo(width: number, height: number): Promise<Sharp> {
+  const pixels = Buffer.alloc(width * height * 3);
+  let seed = 12345;
+  for (let index = 0; index < pixels.length; index += 1) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    pixels[index] = ((index % (width * 3)) / 3 / width) * 200 + (seed % 40);
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } });
+}
+
+async function refusal(bytes: Buffer, custom = policy): Promise<ImageError> {
+  try {
+    await compressImage(bytes, custom);
+  } catch (error) {
+    if (error instanceof ImageError) return error;
+    throw error;
+  }
+  throw new Error('the image was accepted');
+}
+
+describe('compressImage', () => {
+  it('re-encodes a JPEG at libjpeg quality 50 with the standard tables, same size, fewer bytes', async () => {
+    const input = await (await photo(640, 480)).jpeg({ quality: 90 }).toBuffer();
+    expect(standardJpegQuality(input)).toBe(90);
+    const output = await compressImage(input, policy);
+    expect(output).toMatchObject({ format: 'jpeg', width: 640, height: 480 });
+    expect(standardJpegQuality(output.data)).toBe(50);
+    expect(output.data.length).toBeLessThan(input.length);
+  });
+
+  it('honours another quality setting', async () => {
+    const input = await (await photo(64, 64)).jpeg({ quality: 95 }).toBuffer();
+    expect(standardJpegQuality((await compressImage(input, { ...policy, quality: 75 })).data)).toBe(75);
+  });
+
+  it('applies the EXIF orientation and strips the metadata', async () => {
+    const input = await (await photo(300, 200))
+      .jpeg({ quality: 90 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const output = await compressImage(input, policy);
+    expect([output.width, output.height]).toEqual([200, 300]);
+    const metadata = await sharp(output.data).metadata();
+    expect(metadata.orientation).toBeUndefined();
+    expect(metadata.exif).toBeUndefined();
+  });
+
+  it('keeps PNG as a palette PNG, transparency included', async () => {
+    const input = await (await photo(120, 80)).ensureAlpha(0.5).png().toBuffer();
+    const output = await compressImage(input, policy);
+    expect(output).toMatchObject({ format: 'png', width: 120, height: 80 });
+    const metadata = await sharp(output.data).metadata();
+    expect(metadata.format).toBe('png');
+    expect(metadata.hasAlpha).toBe(true);
+    expect(output.data.length).toBeLessThan(input.length);
+  });
+
+  it('keeps WebP as WebP and turns TIFF into JPEG', async () => {
+    const webp = await compressImage(await (await photo(100, 60)).webp({ quality: 95 }).toBuffer(), policy);
+    expect(webp).toMatchObject({ format: 'webp', width: 100, height: 60 });
+    expect((await sharp(webp.data).metadata()).format).toBe('webp');
+    const tiff = await compressImage(await (await photo(100, 60)).tiff().toBuffer(), policy);
+    expect(tiff).toMatchObject({ format: 'jpeg', width: 100, height: 60 });
+    expect(standardJpegQuality(tiff.data)).toBe(50);
+  });
+
+  it('decides the format from the bytes, whatever the content was called', async () => {
+    const html = Buffer.from('<!doctype html><html><body>not a picture</body></html>');
+    expect((await refusal(html)).code).toBe('not_an_image');
+  });
+
+  it('refuses an image with more pixels than allowed before decoding it', async () => {
+    const input = await (await photo(200, 100)).png().toBuffer();
+    const error = await refusal(input, { quality: 50, maxPixels: 10_000 });
+    expect(error.code).toBe('too_many_pixels');
+    expect(error.message).toBe('200x100 is more than 10000 pixels');
+  });
+
+  it('reports an image whose data is corrupt as a decode error', async () => {
+    const input = await (await photo(200, 100)).jpeg().toBuffer();
+    const corrupt = Buffer.concat([input.subarray(0, 400), Buffer.alloc(2000, 0xff)]);
+    const error = await refusal(corrupt);
+    expect(error.code).toBe('decode_error');
+  });
+});

@@ -1,0 +1,320 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '@imgsvc/api';
+import { loadConfig } from '@imgsvc/config';
+import { connectDatabase, type Database } from '@imgsvc/db';
+import { createLogger } from '@imgsvc/logging';
+import { createRedisConnection, jobIds, openQueues, type Queues } from '@imgsvc/queue';
+import { contentKey, createImageStore } from '@imgsvc/storage';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { testMongoUrl, testRedisUrl } from './support/servers.js';
+
+const HEADER = 'S. No.,Product Name,Input Image Urls';
+const VALID_CSV = `${HEADER}\n1,Tote,"https://img.example/1.jpg, https://img.example/2.jpg"\n2,Mug,https://img.example/3.jpg\n`;
+
+interface Api {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly db: Database;
+  readonly queues: Queues;
+  readonly redis: Redis;
+  readonly storageDir: string;
+  close(): Promise<void>;
+}
+
+/** The real app on a real port, over real MongoDB-compatible and Redis servers; no worker runs. */
+async function startApi(
+  name: string,
+  redisDatabase: number,
+  environment: Record<string, string> = {},
+): Promise<Api> {
+  const storageDir = await mkdtemp(join(tmpdir(), 'image-service-api-'));
+  const config = loadConfig({
+    STORAGE_DIR: storageDir,
+    LOG_LEVEL: 'silent',
+    MAX_UPLOAD_BYTES: '4096',
+    ...environment,
+  });
+  const db = await connectDatabase(testMongoUrl(name), 'api-test');
+  const redis = createRedisConnection(testRedisUrl(redisDatabase), 'producer');
+  const queues = openQueues(redis);
+  const app = await buildApp(
+    { config, db, redis, queues, store: createImageStore(storageDir) },
+    createLogger('api', 'silent'),
+  );
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    app,
+    db,
+    queues,
+    redis,
+    storageDir,
+    async close() {
+      await app.close();
+      await queues.close();
+      await redis.quit();
+      await db.close();
+      await rm(storageDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function csvForm(csv: string | Blob, extra: Record<string, string> = {}): FormData {
+  const form = new FormData();
+  form.append('file', typeof csv === 'string' ? new Blob([csv], { type: 'text/csv' }) : csv, 'products.csv');
+  for (const [key, value] of Object.entries(extra)) form.append(key, value);
+  return form;
+}
+
+async function problemOf(response: Response): Promise<Record<string, unknown>> {
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({
+    status: response.status,
+    type: expect.stringMatching(/^urn:image-service:problem:/),
+  });
+  expect(typeof body.title).toBe('string');
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
+  return body;
+}
+
+describe('the API without a worker', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi('api', 2);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const stored = async () => ({
+    requests: await api.db.requests.countDocuments({}),
+    products: await api.db.products.countDocuments({}),
+  });
+
+  describe('refuses bad uploads with problem+json and stores nothing', () => {
+    let before: { requests: number; products: number };
+    beforeEach(async () => {
+      before = await stored();
+    });
+
+    const cases: [string, () => RequestInit, number, string][] = [
+      [
+        'a JSON body',
+        () => ({ method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'a form without a file',
+        () => ({
+          method: 'POST',
+          body: (() => {
+            const f = new FormData();
+            f.append('webhook_url', 'https://h.example/x');
+            return f;
+          })(),
+        }),
+        400,
+        'missing_file',
+      ],
+      [
+        'a header without the required columns',
+        () => ({ method: 'POST', body: csvForm('id,name\n1,Tote\n') }),
+        422,
+        'csv_header',
+      ],
+      ['an empty file', () => ({ method: 'POST', body: csvForm('') }), 422, 'csv_empty'],
+      ['a header with no rows', () => ({ method: 'POST', body: csvForm(`${HEADER}\n`) }), 422, 'csv_no_rows'],
+      [
+        'an unknown form field',
+        () => ({ method: 'POST', body: csvForm(VALID_CSV, { callback: 'x' }) }),
+        400,
+        'unknown_field',
+      ],
+      [
+        'an invalid webhook URL',
+        () => ({ method: 'POST', body: csvForm(VALID_CSV, { webhook_url: 'ftp://h.example/x' }) }),
+        400,
+        'invalid_webhook_url',
+      ],
+      [
+        'a file larger than MAX_UPLOAD_BYTES',
+        () => ({
+          method: 'POST',
+          body: csvForm(`${HEADER}\n${'1,Tote,https://img.example/1.jpg\n'.repeat(200)}`),
+        }),
+        413,
+        'upload_too_large',
+      ],
+      [
+        'two files',
+        () => ({
+          method: 'POST',
+          body: (() => {
+            const f = csvForm(VALID_CSV);
+            f.append('file', new Blob([VALID_CSV]), 'again.csv');
+            return f;
+          })(),
+        }),
+        400,
+        'too_many_files',
+      ],
+    ];
+    it.each(cases)('%s', async (_name, init, status, code) => {
+      const response = await fetch(`${api.url}/api/upload`, init());
+      expect(response.status).toBe(status);
+      expect((await problemOf(response)).code).toBe(code);
+      expect(await stored()).toEqual(before);
+    });
+
+    it('invalid rows, each with its line, column and reason', async () => {
+      const csv = `${HEADER}\n1,Tote,https://img.example/1.jpg\nx,,nope\n`;
+      const response = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(csv) });
+      expect(response.status).toBe(422);
+      const problem = await problemOf(response);
+      expect(problem).toMatchObject({ code: 'csv_invalid_rows', total_errors: 3 });
+      expect(problem.errors).toEqual([
+        { line: 3, column: 'S. No.', message: '"x" is not a positive whole number' },
+        { line: 3, column: 'Product Name', message: 'product name is empty' },
+        { line: 3, column: 'Input Image Urls', message: '"nope" is not an absolute URL' },
+      ]);
+      expect(await stored()).toEqual(before);
+    });
+  });
+
+  it('accepts a valid CSV: 202, a pending request, its products and its job', async () => {
+    const response = await fetch(`${api.url}/api/upload`, {
+      method: 'POST',
+      body: csvForm(VALID_CSV, { webhook_url: 'https://hooks.example/done' }),
+    });
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as Record<string, string>;
+    const id = body.request_id ?? '';
+    expect(body).toEqual({
+      request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'pending',
+      status_url: `http://127.0.0.1:3000/api/status/${id}`,
+      download_url: `http://127.0.0.1:3000/api/download/${id}`,
+    });
+    expect(response.headers.get('location')).toBe(body.status_url);
+    expect(await api.db.products.find({ request_id: id }).sort({ row: 1 }).toArray()).toMatchObject([
+      {
+        row: 1,
+        serial_number: 1,
+        product_name: 'Tote',
+        input_urls: ['https://img.example/1.jpg', 'https://img.example/2.jpg'],
+        done: false,
+      },
+      {
+        row: 2,
+        serial_number: 2,
+        product_name: 'Mug',
+        input_urls: ['https://img.example/3.jpg'],
+        done: false,
+      },
+    ]);
+    const job = await api.queues.requests.getJob(jobIds.processImages(id));
+    expect(job?.name).toBe('process-images');
+    expect(job?.data).toEqual({ requestId: id });
+
+    const status = await fetch(`${api.url}/api/status/${id}`);
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({
+      request_id: id,
+      status: 'pending',
+      completion_percentage: 0,
+      counts: { products: 2, products_done: 0, images: 3, images_succeeded: 0, images_failed: 0 },
+      webhook: { url: 'https://hooks.example/done', state: 'pending', attempts: 0 },
+    });
+
+    const download = await fetch(`${api.url}/api/download/${id}`);
+    expect(download.status).toBe(409);
+    expect(await problemOf(download)).toMatchObject({ code: 'not_finished', status: 409 });
+  });
+
+  it('answers 404 for unknown and malformed request ids', async () => {
+    for (const id of ['7d0c3c8e-51a1-4d3b-9a43-0f0c1d9e2b11', 'not-an-id', '507f1f77bcf86cd799439011']) {
+      for (const route of ['status', 'download']) {
+        const response = await fetch(`${api.url}/api/${route}/${id}`);
+        expect(response.status).toBe(404);
+        expect((await problemOf(response)).code).toBe('request_not_found');
+      }
+    }
+  });
+
+  it('serves a stored image with its type, a long cache lifetime and an ETag', async () => {
+    const key = contentKey(['api test image'], 'jpg');
+    await createImageStore(api.storageDir).put(key, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    const response = await fetch(`${api.url}/images/${key}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/jpeg');
+    expect(response.headers.get('cache-control')).toContain('immutable');
+    const etag = response.headers.get('etag') ?? '';
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    expect((await fetch(`${api.url}/images/${key}`, { headers: { 'if-none-match': etag } })).status).toBe(
+      304,
+    );
+    for (const bad of ['../../etc/passwd', `${'a'.repeat(64)}.exe`, `${'b'.repeat(64)}.jpg`]) {
+      expect((await fetch(`${api.url}/images/${encodeURIComponent(bad)}`)).status).toBe(404);
+    }
+  });
+
+  it('reports liveness and readiness with MongoDB and Redis checked', async () => {
+    expect(await (await fetch(`${api.url}/health/live`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${api.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } });
+  });
+
+  it('answers unknown routes with a problem', async () => {
+    const response = await fetch(`${api.url}/api/nothing-here`);
+    expect(response.status).toBe(404);
+    expect((await problemOf(response)).code).toBe('not_found');
+  });
+});
+
+describe('the API with API_KEYS', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi('api_keys', 3, { API_KEYS: 'key-one,key-two' });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('needs a key, and shows a request only to the key that created it', async () => {
+    const anonymous = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(VALID_CSV) });
+    expect(anonymous.status).toBe(401);
+    expect((await problemOf(anonymous)).code).toBe('unauthorized');
+    const wrong = await fetch(`${api.url}/api/upload`, {
+      method: 'POST',
+      body: csvForm(VALID_CSV),
+      headers: { authorization: 'Bearer key-three' },
+    });
+    expect(wrong.status).toBe(401);
+
+    const created = await fetch(`${api.url}/api/upload`, {
+      method: 'POST',
+      body: csvForm(VALID_CSV),
+      headers: { authorization: 'Bearer key-one' },
+    });
+    expect(created.status).toBe(202);
+    const { request_id: id } = (await created.json()) as { request_id: string };
+    const request = await api.db.requests.findOne({ _id: id });
+    expect(request?.owner).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.stringify(request)).not.toContain('key-one');
+
+    const own = await fetch(`${api.url}/api/status/${id}`, { headers: { authorization: 'Bearer key-one' } });
+    expect(own.status).toBe(200);
+    const other = await fetch(`${api.url}/api/status/${id}`, {
+      headers: { authorization: 'Bearer key-two' },
+    });
+    expect(other.status).toBe(404);
+    expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,55 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface TestHttpServer {
+  readonly url: string;
+  /** Paths requested so far, in order. */
+  readonly hits: string[];
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on a free loopback port, for images and webhook receivers. */
+export async function startHttpServer(
+  handler: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>,
+): Promise<TestHttpServer> {
+  const hits: string[] = [];
+  const server = createServer((request, response) => {
+    hits.push(request.url ?? '');
+    Promise.resolve(handler(request, response)).catch(() => {
+      response.statusCode = 500;
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Serves fixed bodies by path; anything else is a 404. */
+export function serveFiles(files: ReadonlyMap<string, { body: Buffer; type: string }>) {
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const file = files.get(new URL(request.url ?? '/', 'http://x').pathname);
+    if (!file) {
+      response.statusCode = 404;
+      response.end('not found');
+      return;
+    }
+    response.setHeader('content-type', file.type);
+    response.setHeader('content-length', file.body.length);
+    response.end(file.body);
+  };
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

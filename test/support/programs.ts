@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { readMachineEnvironment } from '@imgsvc/config';
+import { freePort } from '@imgsvc/local-services';
+import { pollUntil } from './poll.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const ENTRY_POINTS = { api: 'apps/api/src/main.ts', worker: 'apps/worker/src/main.ts' } as const;
+
+export interface RunningProgram {
+  readonly child: ChildProcess;
+  /** Everything it printed, stdout and stderr. */
+  output(): string;
+  /** Sends the signal and waits for the exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `npm run start:api` or `npm run start:worker`'s program as a real process with its own environment. */
+export function startProgram(
+  program: keyof typeof ENTRY_POINTS,
+  environment: Record<string, string>,
+): RunningProgram {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINTS[program]], {
+    cwd: ROOT,
+    env: { PATH: readMachineEnvironment().path, NODE_ENV: 'test', LOG_LEVEL: 'info', ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface RunningService {
+  readonly apiUrl: string;
+  readonly api: RunningProgram;
+  readonly worker: RunningProgram;
+  stop(): Promise<void>;
+}
+
+/** The API and one worker as separate processes sharing one environment; resolves once the API is ready. */
+export async function startService(environment: Record<string, string>): Promise<RunningService> {
+  const port = await freePort();
+  const shared = { HOST: '127.0.0.1', PORT: String(port), ...environment };
+  const worker = startProgram('worker', shared);
+  const api = startProgram('api', shared);
+  const apiUrl = `http://127.0.0.1:${port}`;
+  try {
+    await pollUntil(
+      async () => {
+        if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output()}`);
+        const response = await fetch(`${apiUrl}/health/ready`);
+        return response.ok ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: 'API ready' },
+    );
+    await pollUntil(async () => (worker.output().includes('worker ready') ? true : undefined), {
+      timeoutMs: 30_000,
+      what: `worker ready\n${worker.output()}`,
+    });
+  } catch (error) {
+    await Promise.all([api.stop('SIGKILL'), worker.stop('SIGKILL')]);
+    throw error;
+  }
+  return {
+    apiUrl,
+    api,
+    worker,
+    async stop() {
+      await Promise.all([api.stop(), worker.stop()]);
+    },
+  };
+}
