@@ -23,7 +23,7 @@ for (const [program, entry] of [
 ] as const) {
   await build({
     entryPoints: [entry],
-    outfile: `dist/${program}.js`,
+    outfile: `dist/${program}.mjs`,
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -2,11 +2,9 @@
  * `npm start`: the API and the worker in one process on PORT. Where MONGO_URL or REDIS_URL is unset it
  * finds or starts local servers (data under ./data) and says which in its log.
  */
-import { resolve } from 'node:path';
 import { startApi } from '@imgsvc/api';
-import { readMachineEnvironment } from '@imgsvc/config';
 import { exitWithError, loadConfigOrExit, onShutdownSignal } from '@imgsvc/lifecycle';
-import { startLocalServices } from '@imgsvc/local-services';
+import { startConfiguredServices } from '@imgsvc/local-services';
 import { createLogger } from '@imgsvc/logging';
 import { startWorker } from '@imgsvc/worker';
 
@@ -15,16 +13,9 @@ const log = createLogger('start', config.logLevel);
 const embedded = !config.mongoUrl || !config.redisUrl;
 if (embedded) log.info('MONGO_URL or REDIS_URL unset: finding or starting local servers (data under ./data)');
 
-let services: Awaited<ReturnType<typeof startLocalServices>>;
+let services: Awaited<ReturnType<typeof startConfiguredServices>>;
 try {
-  services = await startLocalServices({
-    mongoUrl: config.mongoUrl,
-    redisUrl: config.redisUrl,
-    dataDir: resolve('data'),
-    persistent: true,
-    machine: readMachineEnvironment(),
-    log: (message) => log.info(message),
-  });
+  services = await startConfiguredServices(config, (message) => log.info(message));
 } catch (error) {
   exitWithError(error instanceof Error ? error.message : String(error));
 }

@@ -1,4 +1,4 @@
-import { completionPercentage, type RequestDocument } from '@imgsvc/db';
+import { completionPercentage, countsView, type RequestDocument } from '@imgsvc/db';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -19,13 +19,7 @@ export function statusView(request: RequestDocument, baseUrl: string) {
     created_at: request.created_at.toISOString(),
     updated_at: request.updated_at.toISOString(),
     ...(request.finished_at ? { finished_at: request.finished_at.toISOString() } : {}),
-    counts: {
-      products: request.totals.products,
-      products_done: request.counts.products_done,
-      images: request.totals.images,
-      images_succeeded: request.counts.images_succeeded,
-      images_failed: request.counts.images_failed,
-    },
+    counts: countsView(request),
     ...(request.webhook
       ? {
           webhook: {

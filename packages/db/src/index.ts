@@ -20,6 +20,7 @@ export {
   addProductProgress,
   completeRequest,
   completionPercentage,
+  countsView,
   deleteRequest,
   failRequest,
   findRequest,

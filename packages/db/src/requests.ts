@@ -156,6 +156,17 @@ export async function failRequest(
   return result.modifiedCount === 1;
 }
 
+/** The counts a client sees: totals beside what is done so far. */
+export function countsView(request: RequestDocument) {
+  return {
+    products: request.totals.products,
+    products_done: request.counts.products_done,
+    images: request.totals.images,
+    images_succeeded: request.counts.images_succeeded,
+    images_failed: request.counts.images_failed,
+  };
+}
+
 /** The percentage a client sees: whole products done, below 100 until the request is finished. */
 export function completionPercentage(request: RequestDocument): number {
   if (isFinished(request)) return 100;

@@ -72,6 +72,32 @@ describe('compressImage', () => {
     expect(standardJpegQuality(tiff.data)).toBe(50);
   });
 
+  it('keeps AVIF as AVIF and an animated GIF animated, frame size unchanged', async () => {
+    const avif = await compressImage(await (await photo(64, 48)).avif({ quality: 90 }).toBuffer(), policy);
+    expect(avif).toMatchObject({ format: 'avif', width: 64, height: 48 });
+    expect((await sharp(avif.data).metadata()).compression).toBe('av1');
+
+    const frames = await Promise.all(
+      [0, 1, 2].map(async (shade) =>
+        sharp({
+          create: { width: 40, height: 30, channels: 3, background: { r: shade * 100, g: 50, b: 50 } },
+        })
+          .raw()
+          .toBuffer(),
+      ),
+    );
+    const animation = await sharp(Buffer.concat(frames), {
+      raw: { width: 40, height: 90, channels: 3, pageHeight: 30 },
+    })
+      .gif({ delay: [100, 100, 100] })
+      .toBuffer();
+    const gif = await compressImage(animation, policy);
+    expect(gif).toMatchObject({ format: 'gif', width: 40, height: 30 });
+    const metadata = await sharp(gif.data).metadata();
+    expect([metadata.format, metadata.width, metadata.height, metadata.pages]).toEqual(['gif', 40, 30, 3]);
+    expect(metadata.delay).toEqual([100, 100, 100]);
+  });
+
   it('decides the format from the bytes, whatever the content was called', async () => {
     const html = Buffer.from('<!doctype html><html><body>not a picture</body></html>');
     expect((await refusal(html)).code).toBe('not_an_image');

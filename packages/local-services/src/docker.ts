@@ -39,7 +39,14 @@ export interface ContainerServer {
 
 /** Starts a throwaway container through testcontainers (loaded only when an engine answers). */
 export async function startContainer(image: string, port: number, scheme: string): Promise<ContainerServer> {
-  const { GenericContainer, Wait } = await import('testcontainers');
+  // A development dependency: production images never start local servers, so they do not carry it.
+  let testcontainers: typeof import('testcontainers');
+  try {
+    testcontainers = await import('testcontainers');
+  } catch {
+    throw new Error('a Docker engine answers, but testcontainers is not installed: run `npm install` first');
+  }
+  const { GenericContainer, Wait } = testcontainers;
   const container = await new GenericContainer(image)
     .withExposedPorts(port)
     .withWaitStrategy(Wait.forListeningPorts())

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import type { MachineEnvironment } from '@imgsvc/config';
+import { join, resolve } from 'node:path';
+import { type Config, type MachineEnvironment, readMachineEnvironment } from '@imgsvc/config';
 import { dockerEngineAnswers, startContainer } from './docker.js';
 import { findExecutable } from './executables.js';
 import { ensureFerretDb } from './ferretdb-install.js';
@@ -108,4 +108,22 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       await Promise.allSettled([mongo.stop(), redis.stop()]);
     },
   };
+}
+
+/**
+ * The servers for `npm start` and `npm run services`: the configured URLs, or local servers keeping their data
+ * under ./data so that the queue and the database survive a restart.
+ */
+export function startConfiguredServices(
+  config: Pick<Config, 'mongoUrl' | 'redisUrl'>,
+  log: (message: string) => void,
+): Promise<LocalServices> {
+  return startLocalServices({
+    mongoUrl: config.mongoUrl,
+    redisUrl: config.redisUrl,
+    dataDir: resolve('data'),
+    persistent: true,
+    machine: readMachineEnvironment(),
+    log,
+  });
 }

@@ -3,7 +3,7 @@ import { completionPercentage, isFinished, type ProductDocument, productsInOrder
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
-import { findOwnedRequest } from './owned-request.js';
+import { findOwnedRequest, requestIdParams } from './owned-request.js';
 
 async function* asResultProducts(products: AsyncIterable<ProductDocument>): AsyncIterable<ResultProduct> {
   for await (const product of products) {
@@ -24,13 +24,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
   app.get<{ Params: { requestId: string } }>(
     '/api/download/:requestId',
     {
-      schema: {
-        params: {
-          type: 'object',
-          properties: { requestId: { type: 'string', maxLength: 64 } },
-          required: ['requestId'],
-        },
-      },
+      schema: { params: requestIdParams },
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);

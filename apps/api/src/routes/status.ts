@@ -1,19 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { statusView } from '../request-view.js';
-import { findOwnedRequest } from './owned-request.js';
+import { findOwnedRequest, requestIdParams } from './owned-request.js';
 
 export async function statusRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   app.get<{ Params: { requestId: string } }>(
     '/api/status/:requestId',
     {
-      schema: {
-        params: {
-          type: 'object',
-          properties: { requestId: { type: 'string', maxLength: 64 } },
-          required: ['requestId'],
-        },
-      },
+      schema: { params: requestIdParams },
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);

@@ -1,4 +1,4 @@
-import { findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
+import { countsView, findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
 import { type WebhookEvent, webhookJobData } from '@imgsvc/queue';
 import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
 import type { Job } from 'bullmq';
@@ -18,13 +18,7 @@ export function webhookPayload(request: RequestDocument, event: WebhookEvent, pu
       request_id: request._id,
       status: request.status,
       completion_percentage: 100,
-      counts: {
-        products: request.totals.products,
-        products_done: request.counts.products_done,
-        images: request.totals.images,
-        images_succeeded: request.counts.images_succeeded,
-        images_failed: request.counts.images_failed,
-      },
+      counts: countsView(request),
       created_at: request.created_at.toISOString(),
       finished_at: request.finished_at?.toISOString() ?? null,
       error_message: request.error_message,
