@@ -13,5 +13,10 @@ if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
 }
 const log = createLogger('api', config.logLevel);
 log.info({ mongo: 'MONGO_URL as given', redis: 'REDIS_URL as given' }, 'using servers');
-const api = await startApi(config, { mongoUrl: config.mongoUrl, redisUrl: config.redisUrl }, log);
-onShutdownSignal(() => api.close(), log);
+try {
+  const api = await startApi(config, { mongoUrl: config.mongoUrl, redisUrl: config.redisUrl }, log);
+  onShutdownSignal(() => api.close(), log);
+} catch (error) {
+  log.fatal({ err: error }, 'could not start');
+  exitWithError(`start:api could not start: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -10,5 +10,10 @@ if (!config.mongoUrl || !config.redisUrl) {
 }
 const log = createLogger('worker', config.logLevel);
 log.info({ mongo: 'MONGO_URL as given', redis: 'REDIS_URL as given' }, 'using servers');
-const worker = await startWorker(config, { mongoUrl: config.mongoUrl, redisUrl: config.redisUrl }, log);
-onShutdownSignal(() => worker.close(), log);
+try {
+  const worker = await startWorker(config, { mongoUrl: config.mongoUrl, redisUrl: config.redisUrl }, log);
+  onShutdownSignal(() => worker.close(), log);
+} catch (error) {
+  log.fatal({ err: error }, 'could not start');
+  exitWithError(`start:worker could not start: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -134,7 +134,7 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
     maxRedirects: 5,
     attempts: 3,
     retryBaseDelayMs: 250,
-    userAgent: 'image-service/0.1 (+https://github.com/)',
+    userAgent: 'image-service/0.1',
     ...options,
   };
   const agent = createGuardedAgent({
