@@ -1,190 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp } from '@imgsvc/api';
-import { loadConfig } from '@imgsvc/config';
-import { connectDatabase, type Database } from '@imgsvc/db';
-import { createLogger } from '@imgsvc/logging';
-import { createRedisConnection, jobIds, openQueues, type Queues } from '@imgsvc/queue';
+import { jobIds } from '@imgsvc/queue';
 import { contentKey, createImageStore } from '@imgsvc/storage';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testMongoUrl, testRedisUrl } from './support/servers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSV_HEADER, csvForm, problemOf, startTestApi, type TestApi } from './support/api.js';
 
-const HEADER = 'S. No.,Product Name,Input Image Urls';
+const HEADER = CSV_HEADER;
 const VALID_CSV = `${HEADER}\n1,Tote,"https://img.example/1.jpg, https://img.example/2.jpg"\n2,Mug,https://img.example/3.jpg\n`;
 
-interface Api {
-  readonly url: string;
-  readonly app: FastifyInstance;
-  readonly db: Database;
-  readonly queues: Queues;
-  readonly redis: Redis;
-  readonly storageDir: string;
-  close(): Promise<void>;
-}
-
-/** The real app on a real port, over real MongoDB-compatible and Redis servers; no worker runs. */
-async function startApi(
-  name: string,
-  redisDatabase: number,
-  environment: Record<string, string> = {},
-): Promise<Api> {
-  const storageDir = await mkdtemp(join(tmpdir(), 'image-service-api-'));
-  const config = loadConfig({
-    STORAGE_DIR: storageDir,
-    LOG_LEVEL: 'silent',
-    MAX_UPLOAD_BYTES: '4096',
-    ...environment,
-  });
-  const db = await connectDatabase(testMongoUrl(name), 'api-test');
-  const redis = createRedisConnection(testRedisUrl(redisDatabase), 'producer');
-  const queues = openQueues(redis);
-  const app = await buildApp(
-    { config, db, redis, queues, store: createImageStore(storageDir) },
-    createLogger('api', 'silent'),
-  );
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url,
-    app,
-    db,
-    queues,
-    redis,
-    storageDir,
-    async close() {
-      await app.close();
-      await queues.close();
-      await redis.quit();
-      await db.close();
-      await rm(storageDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function csvForm(csv: string | Blob, extra: Record<string, string> = {}): FormData {
-  const form = new FormData();
-  form.append('file', typeof csv === 'string' ? new Blob([csv], { type: 'text/csv' }) : csv, 'products.csv');
-  for (const [key, value] of Object.entries(extra)) form.append(key, value);
-  return form;
-}
-
-async function problemOf(response: Response): Promise<Record<string, unknown>> {
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const body = (await response.json()) as Record<string, unknown>;
-  expect(body).toMatchObject({
-    status: response.status,
-    type: expect.stringMatching(/^urn:image-service:problem:/),
-  });
-  expect(typeof body.title).toBe('string');
-  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
-  return body;
-}
-
 describe('the API without a worker', () => {
-  let api: Api;
+  let api: TestApi;
   beforeAll(async () => {
-    api = await startApi('api', 2);
+    api = await startTestApi('api', 2, { MAX_UPLOAD_BYTES: '4096' });
   });
   afterAll(async () => {
     await api?.close();
-  });
-
-  const stored = async () => ({
-    requests: await api.db.requests.countDocuments({}),
-    products: await api.db.products.countDocuments({}),
-  });
-
-  describe('refuses bad uploads with problem+json and stores nothing', () => {
-    let before: { requests: number; products: number };
-    beforeEach(async () => {
-      before = await stored();
-    });
-
-    const cases: [string, () => RequestInit, number, string][] = [
-      [
-        'a JSON body',
-        () => ({ method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
-        415,
-        'unsupported_media_type',
-      ],
-      [
-        'a form without a file',
-        () => ({
-          method: 'POST',
-          body: (() => {
-            const f = new FormData();
-            f.append('webhook_url', 'https://h.example/x');
-            return f;
-          })(),
-        }),
-        400,
-        'missing_file',
-      ],
-      [
-        'a header without the required columns',
-        () => ({ method: 'POST', body: csvForm('id,name\n1,Tote\n') }),
-        422,
-        'csv_header',
-      ],
-      ['an empty file', () => ({ method: 'POST', body: csvForm('') }), 422, 'csv_empty'],
-      ['a header with no rows', () => ({ method: 'POST', body: csvForm(`${HEADER}\n`) }), 422, 'csv_no_rows'],
-      [
-        'an unknown form field',
-        () => ({ method: 'POST', body: csvForm(VALID_CSV, { callback: 'x' }) }),
-        400,
-        'unknown_field',
-      ],
-      [
-        'an invalid webhook URL',
-        () => ({ method: 'POST', body: csvForm(VALID_CSV, { webhook_url: 'ftp://h.example/x' }) }),
-        400,
-        'invalid_webhook_url',
-      ],
-      [
-        'a file larger than MAX_UPLOAD_BYTES',
-        () => ({
-          method: 'POST',
-          body: csvForm(`${HEADER}\n${'1,Tote,https://img.example/1.jpg\n'.repeat(200)}`),
-        }),
-        413,
-        'upload_too_large',
-      ],
-      [
-        'two files',
-        () => ({
-          method: 'POST',
-          body: (() => {
-            const f = csvForm(VALID_CSV);
-            f.append('file', new Blob([VALID_CSV]), 'again.csv');
-            return f;
-          })(),
-        }),
-        400,
-        'too_many_files',
-      ],
-    ];
-    it.each(cases)('%s', async (_name, init, status, code) => {
-      const response = await fetch(`${api.url}/api/upload`, init());
-      expect(response.status).toBe(status);
-      expect((await problemOf(response)).code).toBe(code);
-      expect(await stored()).toEqual(before);
-    });
-
-    it('invalid rows, each with its line, column and reason', async () => {
-      const csv = `${HEADER}\n1,Tote,https://img.example/1.jpg\nx,,nope\n`;
-      const response = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(csv) });
-      expect(response.status).toBe(422);
-      const problem = await problemOf(response);
-      expect(problem).toMatchObject({ code: 'csv_invalid_rows', total_errors: 3 });
-      expect(problem.errors).toEqual([
-        { line: 3, column: 'S. No.', message: '"x" is not a positive whole number' },
-        { line: 3, column: 'Product Name', message: 'product name is empty' },
-        { line: 3, column: 'Input Image Urls', message: '"nope" is not an absolute URL' },
-      ]);
-      expect(await stored()).toEqual(before);
-    });
   });
 
   it('accepts a valid CSV: 202, a pending request, its products and its job', async () => {
@@ -279,9 +107,9 @@ describe('the API without a worker', () => {
 });
 
 describe('the API with API_KEYS', () => {
-  let api: Api;
+  let api: TestApi;
   beforeAll(async () => {
-    api = await startApi('api_keys', 3, { API_KEYS: 'key-one,key-two' });
+    api = await startTestApi('api_keys', 3, { API_KEYS: 'key-one,key-two' });
   });
   afterAll(async () => {
     await api?.close();

@@ -232,3 +232,8 @@ export function readMachineEnvironment(environment: NodeJS.ProcessEnv = process.
     cacheHome: environment.XDG_CACHE_HOME || undefined,
   });
 }
+
+/** Settings of `npm run bench` (a developer tool, not the service). */
+export function readBenchSettings(environment: NodeJS.ProcessEnv = process.env): { readonly quick: boolean } {
+  return Object.freeze({ quick: /^(1|true|yes|on)$/i.test(environment.BENCH_QUICK?.trim() ?? '') });
+}

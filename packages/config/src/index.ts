@@ -3,5 +3,6 @@ export {
   ConfigError,
   loadConfig,
   type MachineEnvironment,
+  readBenchSettings,
   readMachineEnvironment,
 } from './config.js';

@@ -45,7 +45,7 @@ export function readHeader(cells: readonly string[]): HeaderResult {
     if (!role) {
       return {
         ok: false,
-        message: `unexpected column ${index + 1} "${name}"; the header must be: ${EXPECTED_HEADER}`,
+        message: `unexpected column ${index + 1} "${name.length > 60 ? `${name.slice(0, 57)}...` : name}"; the header must be: ${EXPECTED_HEADER}`,
       };
     }
     if (seen.has(role)) {

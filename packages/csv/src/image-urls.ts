@@ -1,8 +1,6 @@
-export const MAX_URL_LENGTH = 2048;
+import { z } from 'zod';
 
-export type UrlCellResult =
-  | { readonly ok: true; readonly urls: readonly string[] }
-  | { readonly ok: false; readonly message: string };
+export const MAX_URL_LENGTH = 2048;
 
 /**
  * Splits a cell of image URLs. A comma separates two URLs only where the next piece starts with a scheme,
@@ -20,39 +18,70 @@ export function splitImageUrls(cell: string): string[] {
     .filter((piece) => piece !== '');
 }
 
-export function checkImageUrl(text: string): string | undefined {
-  if (text.length > MAX_URL_LENGTH) return `URL longer than ${MAX_URL_LENGTH} characters`;
-  if (/\s/.test(text)) return `"${shorten(text)}" is not a URL (URLs are separated by commas)`;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return `"${shorten(text)}" is not an absolute URL`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return `"${shorten(text)}" is not an http or https URL`;
-  }
-  if (url.username !== '' || url.password !== '') return `"${shorten(text)}" carries credentials`;
-  if (url.hostname === '') return `"${shorten(text)}" has no host`;
-  return undefined;
-}
-
-/** Reads a cell into its distinct, checked URLs, in order; a URL repeated in the cell is kept once. */
-export function readImageUrlCell(cell: string, maxUrls: number): UrlCellResult {
-  const pieces = splitImageUrls(cell);
-  if (pieces.length === 0) return { ok: false, message: 'no image URL' };
-  const urls: string[] = [];
-  for (const piece of pieces) {
-    const problem = checkImageUrl(piece);
-    if (problem) return { ok: false, message: problem };
-    if (!urls.includes(piece)) urls.push(piece);
-  }
-  if (urls.length > maxUrls) {
-    return { ok: false, message: `${urls.length} image URLs; at most ${maxUrls} are allowed per product` };
-  }
-  return { ok: true, urls };
-}
-
 function shorten(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One image URL: absolute http(s), no credentials, no spaces, at most MAX_URL_LENGTH characters. */
+export const imageUrlSchema = z
+  .string()
+  .max(MAX_URL_LENGTH, { error: `URL longer than ${MAX_URL_LENGTH} characters` })
+  .refine((text) => !/\s/.test(text), {
+    error: (issue) => `"${shorten(String(issue.input))}" is not a URL (URLs are separated by commas)`,
+    abort: true,
+  })
+  .refine((text) => parseUrl(text) !== undefined, {
+    error: (issue) => `"${shorten(String(issue.input))}" is not an absolute URL`,
+    abort: true,
+  })
+  .refine((text) => ['http:', 'https:'].includes(parseUrl(text)?.protocol ?? ''), {
+    error: (issue) => `"${shorten(String(issue.input))}" is not an http or https URL`,
+    abort: true,
+  })
+  .refine(
+    (text) => {
+      const url = parseUrl(text);
+      return url?.username === '' && url.password === '';
+    },
+    { error: (issue) => `"${shorten(String(issue.input))}" carries credentials`, abort: true },
+  );
+
+/** A URL repeated in one cell (however its host is cased or its path escaped) is kept once, first spelling. */
+export function distinctUrls(urls: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (const url of urls) {
+    const key = parseUrl(url)?.href ?? url;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    kept.push(url);
+  }
+  return kept;
+}
+
+/** The URL cell: one or more image URLs, repeats dropped, at most `maxUrls`. */
+export function imageUrlCellSchema(maxUrls: number) {
+  return z
+    .string()
+    .transform(splitImageUrls)
+    .pipe(
+      z
+        .array(imageUrlSchema)
+        .min(1, { error: 'no image URL' })
+        .transform(distinctUrls)
+        .pipe(
+          z.array(z.string()).max(maxUrls, {
+            error: (issue) =>
+              `${(issue.input as unknown[]).length} image URLs; at most ${maxUrls} are allowed per product`,
+          }),
+        ),
+    );
 }

@@ -1,10 +1,17 @@
 export { type ColumnRole, EXPECTED_HEADER, headerKey, type InputColumn, readHeader } from './header.js';
-export { checkImageUrl, MAX_URL_LENGTH, readImageUrlCell, splitImageUrls } from './image-urls.js';
+export {
+  distinctUrls,
+  imageUrlCellSchema,
+  imageUrlSchema,
+  MAX_URL_LENGTH,
+  splitImageUrls,
+} from './image-urls.js';
+export { InputInspector, type InputProblem } from './input-checks.js';
 export {
   CsvError,
   type CsvErrorCode,
   type CsvLimits,
-  MAX_PRODUCT_NAME_LENGTH,
+  MAX_RECORD_BYTES,
   MAX_REPORTED_ERRORS,
   type ParsedProductCsv,
   type ProductRow,
@@ -22,3 +29,4 @@ export {
   resultRow,
   URL_SEPARATOR,
 } from './result-csv.js';
+export { MAX_PRODUCT_NAME_LENGTH, productRowSchema } from './row-schema.js';

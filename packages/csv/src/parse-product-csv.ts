@@ -1,7 +1,8 @@
 import type { Writable } from 'node:stream';
-import { parse } from 'csv-parse';
-import { type InputColumn, readHeader } from './header.js';
-import { readImageUrlCell } from './image-urls.js';
+import { CsvError as CsvSyntaxError, parse } from 'csv-parse';
+import { type ColumnRole, type InputColumn, readHeader } from './header.js';
+import { InputInspector } from './input-checks.js';
+import { productRowSchema } from './row-schema.js';
 
 export interface ProductRow {
   /** 1-based position among the data rows; the result CSV keeps this order. */
@@ -33,6 +34,7 @@ export interface RowProblem {
 export type CsvErrorCode =
   | 'csv_malformed'
   | 'csv_not_utf8'
+  | 'csv_binary'
   | 'csv_empty'
   | 'csv_header'
   | 'csv_no_rows'
@@ -53,191 +55,18 @@ export class CsvError extends Error {
 }
 
 export const MAX_REPORTED_ERRORS = 100;
-export const MAX_PRODUCT_NAME_LENGTH = 500;
-
-class UtfCheck {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  check(chunk: Buffer): void {
-    try {
-      this.decoder.decode(chunk, { stream: true });
-    } catch {
-      throw new CsvError(
-        'csv_not_utf8',
-        'the file is not valid UTF-8 text; save it as CSV UTF-8 and try again',
-      );
-    }
-  }
-  finish(): void {
-    try {
-      this.decoder.decode();
-    } catch {
-      throw new CsvError('csv_not_utf8', 'the file ends in the middle of a UTF-8 character');
-    }
-  }
-}
+/** A record longer than this is refused: no row of valid input comes near it, an unclosed quote does. */
+export const MAX_RECORD_BYTES = 128 * 1024;
 
 interface CsvParseError extends Error {
   code?: string;
   lines?: number;
 }
 
-/**
- * Reads a product CSV from a byte stream and checks every row. Resolves with all products only when the whole
- * file is valid; otherwise rejects with a CsvError that says what is wrong and where.
- */
-export async function parseProductCsv(
-  input: AsyncIterable<Buffer | string>,
-  limits: CsvLimits,
-): Promise<ParsedProductCsv> {
-  const parser = parse({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    info: true,
-  });
-  const utf = new UtfCheck();
-  const feeding = (async () => {
-    try {
-      for await (const chunk of input) {
-        // Once the reader has stopped (a limit or an error), read the rest of the input and drop it, so that
-        // whatever carries it (a multipart upload) still ends cleanly.
-        if (parser.destroyed) continue;
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        try {
-          utf.check(bytes);
-        } catch (error) {
-          parser.destroy(error as Error);
-          continue;
-        }
-        if (!parser.write(bytes)) await drainedOrClosed(parser);
-      }
-      if (!parser.destroyed) {
-        utf.finish();
-        parser.end();
-      }
-    } catch (error) {
-      // The input itself failed (too large, aborted) or the last bytes were not UTF-8.
-      parser.destroy(error as Error);
-    }
-  })();
-
-  let columns: readonly InputColumn[] | undefined;
-  const products: ProductRow[] = [];
-  const problems: RowProblem[] = [];
-  let totalProblems = 0;
-  let imageCount = 0;
-  const seenSerials = new Map<number, number>();
-  const report = (problem: RowProblem) => {
-    totalProblems += 1;
-    if (problems.length < MAX_REPORTED_ERRORS) problems.push(problem);
-  };
-
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: string[];
-      info: { lines: number };
-    }>) {
-      const line = info.lines;
-      if (record.every((cell) => cell.trim() === '')) continue;
-      if (!columns) {
-        const header = readHeader(record);
-        if (!header.ok) throw new CsvError('csv_header', header.message);
-        columns = header.columns;
-        continue;
-      }
-      if (products.length + totalProblems >= limits.maxRows) {
-        throw new CsvError('csv_too_many_rows', `the file has more than ${limits.maxRows} product rows`);
-      }
-      if (record.length !== columns.length) {
-        report({
-          line,
-          message: `expected ${columns.length} cells, found ${record.length} (quote cells that contain commas)`,
-        });
-        continue;
-      }
-      const cell = (role: InputColumn['role']) => {
-        const index = columns?.findIndex((column) => column.role === role) ?? -1;
-        return { text: (record[index] ?? '').trim(), column: columns?.[index]?.name ?? role };
-      };
-      let rowOk = true;
-
-      const serial = cell('serial_number');
-      let serialNumber = Number.NaN;
-      if (!/^\d{1,15}$/.test(serial.text) || Number(serial.text) < 1) {
-        report({ line, column: serial.column, message: `"${serial.text}" is not a positive whole number` });
-        rowOk = false;
-      } else {
-        serialNumber = Number(serial.text);
-        const firstLine = seenSerials.get(serialNumber);
-        if (firstLine !== undefined) {
-          report({
-            line,
-            column: serial.column,
-            message: `serial number ${serialNumber} repeats line ${firstLine}`,
-          });
-          rowOk = false;
-        } else {
-          seenSerials.set(serialNumber, line);
-        }
-      }
-
-      const name = cell('product_name');
-      if (name.text === '') {
-        report({ line, column: name.column, message: 'product name is empty' });
-        rowOk = false;
-      } else if (name.text.length > MAX_PRODUCT_NAME_LENGTH) {
-        report({
-          line,
-          column: name.column,
-          message: `product name is longer than ${MAX_PRODUCT_NAME_LENGTH} characters`,
-        });
-        rowOk = false;
-      }
-
-      const urlCell = cell('input_image_urls');
-      const urls = readImageUrlCell(urlCell.text, limits.maxUrlsPerRow);
-      if (!urls.ok) {
-        report({ line, column: urlCell.column, message: urls.message });
-        rowOk = false;
-      }
-
-      if (rowOk && urls.ok) {
-        products.push({
-          row: products.length + 1,
-          line,
-          serialNumber,
-          productName: name.text,
-          inputUrls: urls.urls,
-        });
-        imageCount += urls.urls.length;
-      }
-    }
-  } catch (error) {
-    if (error instanceof CsvError) throw error;
-    const parseError = error as CsvParseError;
-    if (parseError.code?.startsWith('CSV_')) {
-      throw new CsvError(
-        'csv_malformed',
-        `the file is not well-formed CSV at line ${parseError.lines ?? '?'}: ${describeParseError(parseError)}`,
-      );
-    }
-    throw error;
-  } finally {
-    await feeding;
-  }
-
-  if (!columns)
-    throw new CsvError('csv_empty', 'the file is empty; it needs a header and at least one product row');
-  if (totalProblems > 0) {
-    throw new CsvError(
-      'csv_invalid_rows',
-      `${totalProblems} row problem${totalProblems === 1 ? '' : 's'}; nothing was stored`,
-      problems,
-      totalProblems,
-    );
-  }
-  if (products.length === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
-  return { columns, products, imageCount };
+interface ParsedRecord {
+  readonly record: string[];
+  readonly raw: string;
+  readonly info: { readonly lines: number };
 }
 
 function drainedOrClosed(stream: Writable): Promise<void> {
@@ -252,15 +81,181 @@ function drainedOrClosed(stream: Writable): Promise<void> {
   });
 }
 
+/** Where a record starts: csv-parse reports the line it ends on, and a quoted cell may span lines. */
+function firstLineOf(record: ParsedRecord): number {
+  let breaks = 0;
+  const text = record.raw.replace(/\r?\n$|\r$/, '');
+  for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) breaks += 1;
+  return record.info.lines - breaks;
+}
+
+function delimiterHint(cells: readonly string[]): string | undefined {
+  if (cells.length !== 1) return undefined;
+  const only = cells[0] ?? '';
+  const found = [';', '\t', '|'].find((candidate) => only.includes(candidate));
+  if (!found) return undefined;
+  const name = found === '\t' ? 'tabs' : `"${found}"`;
+  return `the columns seem to be separated by ${name}; separate them with commas`;
+}
+
 function describeParseError(error: CsvParseError): string {
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return 'a quoted cell is never closed';
+    case 'INVALID_OPENING_QUOTE':
+      return 'a quote appears inside a cell that is not quoted as a whole (quote the cell and write "" for a quote)';
     case 'CSV_INVALID_CLOSING_QUOTE':
-      return 'a quote appears inside a cell that is not quoted as a whole';
+      return 'a quote appears inside a cell that is not quoted as a whole (write "" for a quote)';
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
       return 'text follows the closing quote of a cell';
+    case 'CSV_MAX_RECORD_SIZE':
+      return `a row longer than ${MAX_RECORD_BYTES / 1024} KiB (an unclosed quote?)`;
     default:
-      return error.message.replace(/^Invalid Record Length: /, '');
+      return 'the text cannot be read as CSV';
   }
+}
+
+/**
+ * Reads a product CSV from a byte stream and checks every row with the row schema. Resolves with all products
+ * only when the whole file is valid; otherwise rejects with a CsvError that says what is wrong and where.
+ * The input is always read to its end, so that whatever carries it (a multipart upload) ends cleanly.
+ */
+export async function parseProductCsv(
+  input: AsyncIterable<Buffer | string>,
+  limits: CsvLimits,
+): Promise<ParsedProductCsv> {
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    info: true,
+    raw: true,
+    max_record_size: MAX_RECORD_BYTES,
+  });
+  const inspector = new InputInspector();
+  const feeding = (async () => {
+    try {
+      for await (const chunk of input) {
+        if (parser.destroyed) continue;
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        const problem = inspector.inspect(bytes);
+        if (problem) {
+          parser.destroy(new CsvError(problem.code, problem.message));
+          continue;
+        }
+        if (!parser.write(bytes)) await drainedOrClosed(parser);
+      }
+      if (!parser.destroyed) {
+        const problem = inspector.finish();
+        if (problem) parser.destroy(new CsvError(problem.code, problem.message));
+        else parser.end();
+      }
+    } catch (error) {
+      // The input itself failed: too large, or the client went away.
+      parser.destroy(error as Error);
+    }
+  })();
+
+  const schema = productRowSchema(limits.maxUrlsPerRow);
+  let columns: readonly InputColumn[] | undefined;
+  let positions: Record<ColumnRole, number> | undefined;
+  const products: ProductRow[] = [];
+  const problems: RowProblem[] = [];
+  let totalProblems = 0;
+  let dataRows = 0;
+  let imageCount = 0;
+  const seenSerials = new Map<number, number>();
+  const report = (problem: RowProblem) => {
+    totalProblems += 1;
+    if (problems.length < MAX_REPORTED_ERRORS) problems.push(problem);
+  };
+
+  try {
+    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+      const { record } = parsed;
+      if (record.every((cell) => cell.trim() === '')) continue;
+      const line = firstLineOf(parsed);
+      if (!columns || !positions) {
+        const hint = delimiterHint(record);
+        if (hint) throw new CsvError('csv_header', hint);
+        const header = readHeader(record);
+        if (!header.ok) throw new CsvError('csv_header', header.message);
+        columns = header.columns;
+        positions = Object.fromEntries(columns.map((column, index) => [column.role, index])) as Record<
+          ColumnRole,
+          number
+        >;
+        continue;
+      }
+      dataRows += 1;
+      if (dataRows > limits.maxRows) {
+        throw new CsvError('csv_too_many_rows', `the file has more than ${limits.maxRows} product rows`);
+      }
+      if (record.length !== columns.length) {
+        report({
+          line,
+          message: `expected ${columns.length} cells, found ${record.length} (quote cells that contain commas)`,
+        });
+        continue;
+      }
+      const cells = {
+        serial_number: record[positions.serial_number] ?? '',
+        product_name: record[positions.product_name] ?? '',
+        input_image_urls: record[positions.input_image_urls] ?? '',
+      };
+      const checked = schema.safeParse(cells);
+      const issues = checked.success ? [] : checked.error.issues;
+      for (const issue of issues) {
+        const role = issue.path[0] as ColumnRole;
+        report({ line, column: columns[positions[role]]?.name ?? role, message: issue.message });
+      }
+      // Serial numbers are checked for repeats even on rows with other problems, so one pass finds them all.
+      const serialValid = !issues.some((issue) => issue.path[0] === 'serial_number');
+      const serialNumber = checked.success ? checked.data.serial_number : Number(cells.serial_number.trim());
+      if (serialValid) {
+        const firstLine = seenSerials.get(serialNumber);
+        if (firstLine !== undefined) {
+          report({
+            line,
+            column: columns[positions.serial_number]?.name ?? 'serial_number',
+            message: `serial number ${serialNumber} repeats line ${firstLine}`,
+          });
+          continue;
+        }
+        seenSerials.set(serialNumber, line);
+      }
+      if (!checked.success) continue;
+      const { product_name: productName, input_image_urls: inputUrls } = checked.data;
+      if (totalProblems > 0) continue; // the file is refused anyway: keep only its problems
+      products.push({ row: products.length + 1, line, serialNumber, productName, inputUrls });
+      imageCount += inputUrls.length;
+    }
+  } catch (error) {
+    // Stop reading the CSV, but let the input run to its end.
+    if (!parser.destroyed) parser.destroy();
+    await feeding;
+    if (error instanceof CsvError) throw error;
+    if (error instanceof CsvSyntaxError) {
+      const parseError = error as CsvParseError;
+      throw new CsvError(
+        'csv_malformed',
+        `the file is not well-formed CSV at line ${parseError.lines ?? '?'}: ${describeParseError(parseError)}`,
+      );
+    }
+    throw error;
+  }
+  await feeding;
+
+  if (!columns)
+    throw new CsvError('csv_empty', 'the file is empty; it needs a header and at least one product row');
+  if (totalProblems > 0) {
+    throw new CsvError(
+      'csv_invalid_rows',
+      `${totalProblems} problem${totalProblems === 1 ? '' : 's'} in the rows; nothing was stored`,
+      problems,
+      totalProblems,
+    );
+  }
+  if (products.length === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
+  return { columns, products, imageCount };
 }

@@ -1,10 +1,11 @@
 import { type Collection, MongoClient } from 'mongodb';
-import type { ProductDocument, RequestDocument } from './documents.js';
+import type { IdempotencyDocument, ProductDocument, RequestDocument } from './documents.js';
 
 export interface Database {
   readonly client: MongoClient;
   readonly requests: Collection<RequestDocument>;
   readonly products: Collection<ProductDocument>;
+  readonly idempotencyKeys: Collection<IdempotencyDocument>;
   ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,6 +32,7 @@ export async function connectDatabase(url: string, appName: string): Promise<Dat
     client,
     requests: db.collection<RequestDocument>('requests'),
     products: db.collection<ProductDocument>('products'),
+    idempotencyKeys: db.collection<IdempotencyDocument>('idempotency_keys'),
     async ping(timeoutMs) {
       await db.command({ ping: 1 }, { timeoutMS: timeoutMs });
     },

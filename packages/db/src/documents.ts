@@ -59,6 +59,15 @@ export interface ProductDocument {
   readonly updated_at: Date;
 }
 
+/** An Idempotency-Key in use: its scope (caller and key, hashed) and the request it created. */
+export interface IdempotencyDocument {
+  readonly _id: string;
+  readonly request_id: string;
+  /** Hash of what was uploaded with the key: the same key with other content is refused. */
+  readonly fingerprint: string;
+  readonly created_at: Date;
+}
+
 export function productId(requestId: string, row: number): string {
   return `${requestId}:${row}`;
 }

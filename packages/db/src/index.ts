@@ -1,5 +1,6 @@
 export { connectDatabase, type Database, DEFAULT_DATABASE_NAME, databaseNameOf } from './database.js';
 export {
+  type IdempotencyDocument,
   type ImageFailure,
   type ProductDocument,
   productId,
@@ -9,6 +10,12 @@ export {
   type WebhookDelivery,
   type WebhookState,
 } from './documents.js';
+export {
+  claimIdempotencyKey,
+  findIdempotencyClaim,
+  IDEMPOTENCY_KEY_LIFETIME_MS,
+  releaseIdempotencyClaim,
+} from './idempotency.js';
 export {
   findProduct,
   type ProductResult,

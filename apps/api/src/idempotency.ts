@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { HttpProblem } from './problem.js';
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The request's Idempotency-Key scoped to its caller (hashed: keys are never stored), or undefined when
+ * none was sent. A malformed key is refused before the body is read.
+ */
+export function idempotencyScope(request: FastifyRequest): string | undefined {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  const key = Array.isArray(header) ? undefined : header.trim().replace(/^"(.*)"$/, '$1');
+  if (!key || !KEY_PATTERN.test(key)) {
+    throw new HttpProblem(
+      400,
+      'invalid_idempotency_key',
+      'Invalid Idempotency-Key',
+      'send one Idempotency-Key of 1 to 255 visible ASCII characters',
+    );
+  }
+  return createHash('sha256')
+    .update(`${request.owner ?? ''}\n${key}`)
+    .digest('hex');
+}

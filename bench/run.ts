@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: measurements in one run, against servers it starts itself. `BENCH_QUICK=1` runs a short
+ * version. Prints a table, writes bench/results/<date>.json, and ends with one JSON line.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
+import { startLocalServices } from '@imgsvc/local-services';
+import { measureIngestion } from './ingest.js';
+
+const { quick } = readBenchSettings();
+
+const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
+const services = await startLocalServices({
+  dataDir: join(workDir, 'services'),
+  persistent: false,
+  machine: readMachineEnvironment(),
+  log: (message) => process.stderr.write(`[services] ${message}\n`),
+});
+process.stderr.write(`[services] MongoDB: ${services.mongo}\n[services] Redis: ${services.redis}\n`);
+
+try {
+  const rows = quick ? 10_000 : 100_000;
+  const ingest = await measureIngestion(
+    rows,
+    { mongoUrl: `${services.mongoUrl}/bench_ingest`, redisUrl: `${services.redisUrl}/0` },
+    join(workDir, 'images'),
+  );
+  const table = [
+    ['measure', 'value'],
+    [`ingestion: rows`, String(ingest.rows)],
+    ['ingestion: CSV size (MB)', String(ingest.csv_mb)],
+    ['ingestion: upload time (s)', String(ingest.upload_seconds)],
+    ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
+    ['ingestion: result download time (s)', String(ingest.download_seconds)],
+    ['ingestion: result size (MB)', String(ingest.download_mb)],
+  ];
+  for (const [name, value] of table) process.stdout.write(`${(name ?? '').padEnd(40)} ${value}\n`);
+  const summary = {
+    quick,
+    mongo: services.mongo.split(' (')[0],
+    ingest_rows: ingest.rows,
+    ingest_100k_seconds: quick ? null : ingest.upload_seconds,
+    ingest_100k_rss_mb: quick ? null : ingest.api_rss_growth_mb,
+    ingest_seconds: ingest.upload_seconds,
+    ingest_rss_mb: ingest.api_rss_growth_mb,
+    download_seconds: ingest.download_seconds,
+  };
+  await mkdir('bench/results', { recursive: true });
+  await writeFile(
+    join('bench/results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), ingest, summary }, null, 2)}\n`,
+  );
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+} finally {
+  await services.stop();
+  await rm(workDir, { recursive: true, force: true });
+}
