@@ -1,4 +1,11 @@
-import { type Collection, MongoClient } from 'mongodb';
+import {
+  type Collection,
+  MongoClient,
+  MongoError,
+  MongoNetworkError,
+  MongoOperationTimeoutError,
+  MongoServerSelectionError,
+} from 'mongodb';
 import type { IdempotencyDocument, ProductDocument, RequestDocument } from './documents.js';
 
 export interface Database {
@@ -45,4 +52,24 @@ export async function connectDatabase(url: string, appName: string): Promise<Dat
 async function ensureIndexes(database: Database): Promise<void> {
   await database.products.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
+}
+
+const UNAVAILABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|interrupted|timed out|server selection|database is locked|SQLITE_BUSY|not primary|shutdown in progress/i;
+
+/**
+ * True for failures that mean "the database cannot serve right now" rather than "this request is wrong":
+ * no server reachable, a dropped connection, a timeout, or a busy storage engine (also when wrapped, as a
+ * bulk write wraps the network error that stopped it).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth += 1) {
+    if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
+    if (current instanceof MongoOperationTimeoutError) return true;
+    if (current instanceof MongoError) {
+      if (current.hasErrorLabel('RetryableWriteError') || UNAVAILABLE.test(current.message)) return true;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -1,4 +1,10 @@
-export { connectDatabase, type Database, DEFAULT_DATABASE_NAME, databaseNameOf } from './database.js';
+export {
+  connectDatabase,
+  type Database,
+  DEFAULT_DATABASE_NAME,
+  databaseNameOf,
+  isDatabaseUnavailable,
+} from './database.js';
 export {
   type IdempotencyDocument,
   type ImageFailure,

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '@imgsvc/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
@@ -33,6 +34,16 @@ function fromFrameworkError(error: FastifyError): HttpProblem | undefined {
       return new HttpProblem(400, 'bad_request', 'Bad request', error.message);
     default:
       break;
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new HttpProblem(
+      503,
+      'database_unavailable',
+      'Service unavailable',
+      'the database cannot serve right now; try again shortly',
+      {},
+      { 'retry-after': '5' },
+    );
   }
   if (error.validation) {
     return new HttpProblem(400, 'invalid_request', 'Invalid request', error.message, {
