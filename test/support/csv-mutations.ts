@@ -1,14 +1,6 @@
 /** Seeded mutations of valid CSVs, for fuzz tests that must be the same on every run. */
 
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './random.js';
 
 export const SEED_CSVS: readonly string[] = [
   'S. No.,Product Name,Input Image Urls\n1,SKU1,"https://img.example/a.jpg, https://img.example/b.jpg"\n2,"Shirt, ""red""",https://img.example/c.png\n',

@@ -1,15 +1,5 @@
 import sharp from 'sharp';
-
-/** A small deterministic generator, so every run serves the same images. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './random.js';
 
 /**
  * A photo-like JPEG: smooth colour gradients, a few soft shapes and sensor-like noise, at quality 90,
@@ -21,7 +11,7 @@ export async function photoLikeJpeg(
   seed: number,
   quality = 90,
 ): Promise<Buffer> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pixels = Buffer.alloc(width * height * 3);
   const cx = next() * width;
   const cy = next() * height;
