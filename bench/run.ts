@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
+import { measureFetchOverhead } from './fetching.js';
+import { measureFormatSavings } from './formats.js';
 import { measureIngestion } from './ingest.js';
 
 const { quick } = readBenchSettings();
@@ -27,16 +29,26 @@ try {
     { mongoUrl: `${services.mongoUrl}/bench_ingest`, redisUrl: `${services.redisUrl}/0` },
     join(workDir, 'images'),
   );
-  const table = [
-    ['measure', 'value'],
-    [`ingestion: rows`, String(ingest.rows)],
+  const fetching = await measureFetchOverhead(quick ? 200 : 1000);
+  const formats = await measureFormatSavings(50);
+
+  const table: [string, string][] = [
+    ['ingestion: rows', String(ingest.rows)],
     ['ingestion: CSV size (MB)', String(ingest.csv_mb)],
     ['ingestion: upload time (s)', String(ingest.upload_seconds)],
     ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
     ['ingestion: result download time (s)', String(ingest.download_seconds)],
     ['ingestion: result size (MB)', String(ingest.download_mb)],
+    [`fetch: plain undici GET (ms/image, ${fetching.image_kb} KB)`, String(fetching.plain_ms_per_image)],
+    ['fetch: guarded fetcher (ms/image)', String(fetching.guarded_ms_per_image)],
+    ['fetch: guard and limits overhead (µs/image)', String(fetching.overhead_us_per_image)],
+    ...formats.map((row): [string, string] => [
+      `compression: ${row.format} (${row.images} images, KB in -> out)`,
+      `${row.input_kb} -> ${row.output_kb} (${row.saved_percent}% saved)`,
+    ]),
   ];
-  for (const [name, value] of table) process.stdout.write(`${(name ?? '').padEnd(40)} ${value}\n`);
+  process.stdout.write(`${'measure'.padEnd(52)} value\n`);
+  for (const [name, value] of table) process.stdout.write(`${name.padEnd(52)} ${value}\n`);
   const summary = {
     quick,
     mongo: services.mongo.split(' (')[0],
@@ -46,11 +58,13 @@ try {
     ingest_seconds: ingest.upload_seconds,
     ingest_rss_mb: ingest.api_rss_growth_mb,
     download_seconds: ingest.download_seconds,
+    fetch_guard_overhead_us: fetching.overhead_us_per_image,
+    bytes_saved_percent: Object.fromEntries(formats.map((row) => [row.format, row.saved_percent])),
   };
   await mkdir('bench/results', { recursive: true });
   await writeFile(
     join('bench/results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), ingest, summary }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), ingest, fetching, formats, summary }, null, 2)}\n`,
   );
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {

@@ -1,10 +1,11 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { ImageFetcher } from '@imgsvc/fetching';
+import type { ImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
 import type { Queues } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Dispatcher } from 'undici';
+import type { RequestImageOutcomes } from './request-image-outcomes.js';
 
 /** What every job processor is given; built once by the worker process from real connections. */
 export interface WorkerContext {
@@ -13,6 +14,9 @@ export interface WorkerContext {
   readonly queues: Queues;
   readonly store: ImageStore;
   readonly fetcher: ImageFetcher;
+  /** Encodes at once in this process: one per CPU core. */
+  readonly encodeSlots: Semaphore;
+  readonly imageOutcomes: RequestImageOutcomes;
   /** Guarded connection pool for webhook deliveries. */
   readonly webhookDispatcher: Dispatcher;
   readonly log: Logger;

@@ -1,4 +1,3 @@
-import type { ImageFailure } from '@imgsvc/db';
 import { FetchError } from '@imgsvc/fetching';
 import {
   ENCODER_FINGERPRINT,
@@ -9,10 +8,7 @@ import {
 } from '@imgsvc/imaging';
 import { contentKey } from '@imgsvc/storage';
 import type { WorkerContext } from './context.js';
-
-export type ImageOutcome =
-  | { readonly ok: true; readonly outputUrl: string; readonly reused: boolean }
-  | { readonly ok: false; readonly failure: ImageFailure };
+import type { ImageOutcome } from './request-image-outcomes.js';
 
 /**
  * Downloads one image, checks it, re-encodes it and stores it under a name derived from its bytes and the
@@ -20,7 +16,7 @@ export type ImageOutcome =
  * returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
  */
 export async function processImage(url: string, context: WorkerContext): Promise<ImageOutcome> {
-  const { config, fetcher, store } = context;
+  const { config, fetcher, store, encodeSlots } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   try {
     const { bytes } = await fetcher.fetchImage(url);
@@ -29,12 +25,12 @@ export async function processImage(url: string, context: WorkerContext): Promise
       [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `format=${plan.output}`, bytes],
       FILE_EXTENSIONS[plan.output],
     );
-    const reused = await store.has(key);
-    if (!reused) {
-      const image = await encodeImage(bytes, plan, policy);
+    if (!(await store.has(key))) {
+      // Downloads wait on the network; encoding waits on a CPU core.
+      const image = await encodeSlots.run(() => encodeImage(bytes, plan, policy));
       await store.put(key, image.data);
     }
-    return { ok: true, outputUrl: `${config.publicBaseUrl}/images/${key}`, reused };
+    return { ok: true, outputUrl: `${config.publicBaseUrl}/images/${key}` };
   } catch (error) {
     if (error instanceof FetchError || error instanceof ImageError) {
       return { ok: false, failure: { url, code: error.code, message: error.message } };

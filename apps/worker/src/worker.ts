@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from '@imgsvc/config';
 import { connectDatabase } from '@imgsvc/db';
-import { createGuardedAgent, createImageFetcher } from '@imgsvc/fetching';
+import { createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
@@ -12,6 +13,7 @@ import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
+import { createRequestImageOutcomes } from './request-image-outcomes.js';
 
 export interface Connections {
   readonly mongoUrl: string;
@@ -41,7 +43,15 @@ export async function startWorker(
     allowPrivateNetworks: config.fetch.allowPrivateNetworks,
     timeoutMs: config.fetch.timeoutMs,
     maxBytes: config.fetch.maxImageBytes,
+    maxRedirects: config.fetch.maxRedirects,
+    attempts: config.fetch.maxAttempts,
+    retryMaxDelayMs: config.fetch.retryMaxDelayMs,
+    concurrency: config.fetch.concurrency,
+    concurrencyPerHost: config.fetch.concurrencyPerHost,
   });
+  // Long enough for the slowest image: every attempt timing out, the longest waits between, and encoding.
+  const imageLockMs =
+    config.fetch.maxAttempts * (config.fetch.timeoutMs + config.fetch.retryMaxDelayMs) + 60_000;
   const webhookDispatcher = createGuardedAgent({
     allowPrivateNetworks: config.fetch.allowPrivateNetworks,
     connectTimeoutMs: 10_000,
@@ -53,6 +63,8 @@ export async function startWorker(
     queues,
     store: createImageStore(config.storageDir),
     fetcher,
+    encodeSlots: new Semaphore(availableParallelism()),
+    imageOutcomes: createRequestImageOutcomes(redis, imageLockMs),
     webhookDispatcher,
     log,
   };

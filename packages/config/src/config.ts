@@ -18,6 +18,14 @@ export interface Config {
     readonly timeoutMs: number;
     readonly maxImageBytes: number;
     readonly maxImagePixels: number;
+    readonly maxRedirects: number;
+    /** Attempts per image for failures that may pass: timeouts, connection errors, 429 and 5xx. */
+    readonly maxAttempts: number;
+    /** Longest wait between attempts, Retry-After included. */
+    readonly retryMaxDelayMs: number;
+    /** Downloads at once per worker process, and per host. */
+    readonly concurrency: number;
+    readonly concurrencyPerHost: number;
   };
   readonly upload: {
     readonly maxUploadBytes: number;
@@ -122,6 +130,11 @@ const environmentSchema = z.object({
   FETCH_TIMEOUT_MS: integer(100, 600_000, 15_000),
   MAX_IMAGE_BYTES: integer(1, 1_073_741_824, 26_214_400),
   MAX_IMAGE_PIXELS: integer(1, 1_000_000_000, 50_000_000),
+  FETCH_MAX_REDIRECTS: integer(0, 20, 5),
+  FETCH_MAX_ATTEMPTS: integer(1, 10, 3),
+  FETCH_RETRY_MAX_DELAY_MS: integer(0, 300_000, 10_000),
+  FETCH_CONCURRENCY: integer(1, 1024, 16),
+  FETCH_CONCURRENCY_PER_HOST: integer(1, 256, 4),
   MAX_UPLOAD_BYTES: integer(1, 1_073_741_824, 52_428_800),
   MAX_ROWS: integer(1, 10_000_000, 100_000),
   MAX_URLS_PER_ROW: integer(1, 1000, 20),
@@ -189,6 +202,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       timeoutMs: env.FETCH_TIMEOUT_MS,
       maxImageBytes: env.MAX_IMAGE_BYTES,
       maxImagePixels: env.MAX_IMAGE_PIXELS,
+      maxRedirects: env.FETCH_MAX_REDIRECTS,
+      maxAttempts: env.FETCH_MAX_ATTEMPTS,
+      retryMaxDelayMs: env.FETCH_RETRY_MAX_DELAY_MS,
+      concurrency: env.FETCH_CONCURRENCY,
+      concurrencyPerHost: env.FETCH_CONCURRENCY_PER_HOST,
     },
     upload: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,

@@ -16,6 +16,8 @@ export class FetchError extends Error {
     readonly code: FetchErrorCode,
     message: string,
     readonly retryable = false,
+    /** How long the server asked us to wait before trying again (Retry-After), if it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -1,9 +1,11 @@
 export { isBlockedAddress, literalAddress } from './address-policy.js';
+export { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
 export { FetchError, type FetchErrorCode, findFetchError } from './fetch-errors.js';
 export {
   createImageFetcher,
   type FetchedImage,
   type ImageFetcher,
   type ImageFetchOptions,
+  retryAfterMs,
 } from './fetch-image.js';
 export { checkUrlTarget, createGuardedAgent, type NetworkPolicy } from './guarded-agent.js';

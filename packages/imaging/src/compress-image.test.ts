@@ -1,3 +1,4 @@
+import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { compressImage, ImageError } from './compress-image.js';
@@ -108,6 +109,60 @@ describe('compressImage', () => {
     const error = await refusal(input, { quality: 50, maxPixels: 10_000 });
     expect(error.code).toBe('too_many_pixels');
     expect(error.message).toBe('200x100 is more than 10000 pixels');
+  });
+
+  it('refuses a pixel bomb from its header alone: a 120-byte PNG that declares 100,000 x 100,000 pixels', async () => {
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body));
+      return Buffer.concat([length, body, crc]);
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(100_000, 0);
+    header.writeUInt32BE(100_000, 4);
+    header.set([8, 2, 0, 0, 0], 8);
+    const bomb = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', header),
+      chunk('IDAT', deflateSync(Buffer.alloc(1000))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+    expect(bomb.length).toBeLessThan(200);
+    const started = process.cpuUsage();
+    const error = await refusal(bomb);
+    expect(error.code).toBe('too_many_pixels');
+    expect(error.message).toBe('100000x100000 is more than 50000000 pixels');
+    const used = process.cpuUsage(started);
+    expect(used.user + used.system).toBeLessThan(1_000_000);
+  });
+
+  it('converts colours from an embedded profile to sRGB and keeps no other metadata', async () => {
+    // sRGB (60, 160, 90) written as Display P3: the file holds other numbers and a P3 profile.
+    const p3 = await sharp({
+      create: { width: 32, height: 32, channels: 3, background: { r: 60, g: 160, b: 90 } },
+    })
+      .withIccProfile('p3')
+      .withExif({ IFD0: { Copyright: 'someone', Software: 'camera' } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const storedPixel = async (bytes: Buffer) => [
+      ...(await sharp(bytes, { ignoreIcc: true }).raw().toBuffer()).subarray(0, 3),
+    ];
+    expect((await sharp(p3).metadata()).icc).toBeDefined();
+    const inP3 = await storedPixel(p3);
+    expect(Math.abs((inP3[0] ?? 0) - 60)).toBeGreaterThan(15);
+
+    const output = await compressImage(p3, policy);
+    const metadata = await sharp(output.data).metadata();
+    expect(metadata.exif).toBeUndefined();
+    expect(metadata.icc).toBeUndefined();
+    const inOutput = await storedPixel(output.data);
+    for (const [index, expected] of [60, 160, 90].entries()) {
+      expect(Math.abs((inOutput[index] ?? 0) - expected)).toBeLessThanOrEqual(4);
+    }
   });
 
   it('reports an image whose data is corrupt as a decode error', async () => {

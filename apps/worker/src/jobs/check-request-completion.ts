@@ -16,6 +16,7 @@ export async function checkRequestCompletion(job: Job, context: WorkerContext): 
     const counts = await tallyProducts(context.db, requestId);
     if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
   }
+  await context.imageOutcomes.forget(requestId);
   const finished = await findRequest(context.db, requestId);
   if (finished?.webhook && finished.status === 'completed') {
     await enqueueWebhook(

@@ -12,16 +12,24 @@ export async function processProductImages(job: Job, context: WorkerContext): Pr
   if (!product) return 'product not found';
   if (product.done) return 'already recorded';
 
+  // The images of a product are processed together; the fetcher and the encode slots bound the work.
+  const outcomes = await Promise.all(
+    product.input_urls.map((url) =>
+      context.imageOutcomes.outcome(requestId, url, () => processImage(url, context)),
+    ),
+  );
   const outputUrls: (string | null)[] = [];
   const errors: ImageFailure[] = [];
-  for (const url of product.input_urls) {
-    const outcome = await processImage(url, context);
+  for (const outcome of outcomes) {
     if (outcome.ok) {
       outputUrls.push(outcome.outputUrl);
     } else {
       outputUrls.push(null);
       errors.push(outcome.failure);
-      log.info({ url, code: outcome.failure.code, reason: outcome.failure.message }, 'image failed');
+      log.info(
+        { url: outcome.failure.url, code: outcome.failure.code, reason: outcome.failure.message },
+        'image failed',
+      );
     }
   }
 

@@ -1,0 +1,62 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ImageFailure } from '@imgsvc/db';
+import type { Redis } from 'ioredis';
+
+export type ImageOutcome =
+  | { readonly ok: true; readonly outputUrl: string }
+  | { readonly ok: false; readonly failure: ImageFailure };
+
+export interface RequestImageOutcomes {
+  /**
+   * The outcome of one URL within one request: computed once, by whichever job gets there first, and shared
+   * with every other product of the request that names the same URL, in any worker process.
+   */
+  outcome(requestId: string, url: string, produce: () => Promise<ImageOutcome>): Promise<ImageOutcome>;
+  /** Drops a finished request's outcomes. */
+  forget(requestId: string): Promise<void>;
+}
+
+const OUTCOMES_TTL_MS = 7 * 24 * 3600 * 1000;
+const POLL_MS = 100;
+
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Outcomes kept in a Redis hash per request, with a lock per URL so that two jobs do not fetch the same URL at
+ * once. A lock outlives the slowest possible image (`lockMs`), so a crashed holder delays others, never blocks
+ * them. Failures of infrastructure are not recorded: the job retries them.
+ */
+export function createRequestImageOutcomes(redis: Redis, lockMs: number): RequestImageOutcomes {
+  const outcomesKey = (requestId: string) => `imgsvc:image-outcomes:${requestId}`;
+  return {
+    async outcome(requestId, url, produce) {
+      const field = createHash('sha256').update(url).digest('hex');
+      const lockKey = `imgsvc:image-lock:${requestId}:${field}`;
+      const deadline = Date.now() + 2 * lockMs;
+      for (;;) {
+        const known = await redis.hget(outcomesKey(requestId), field);
+        if (known) return JSON.parse(known) as ImageOutcome;
+        const token = randomUUID();
+        if (await redis.set(lockKey, token, 'PX', lockMs, 'NX')) {
+          try {
+            const outcome = await produce();
+            await redis
+              .multi()
+              .hset(outcomesKey(requestId), field, JSON.stringify(outcome))
+              .pexpire(outcomesKey(requestId), OUTCOMES_TTL_MS)
+              .exec();
+            return outcome;
+          } finally {
+            await redis.eval(RELEASE_LOCK, 1, lockKey, token);
+          }
+        }
+        if (Date.now() > deadline) throw new Error(`gave up waiting for another job to process ${url}`);
+        await delay(POLL_MS);
+      }
+    },
+    async forget(requestId) {
+      await redis.del(outcomesKey(requestId));
+    },
+  };
+}

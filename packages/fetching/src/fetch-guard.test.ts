@@ -1,0 +1,220 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FetchError } from './fetch-errors.js';
+import { createImageFetcher, retryAfterMs } from './fetch-image.js';
+
+interface Target {
+  readonly server: Server;
+  readonly hits: string[];
+  readonly port: number;
+  inFlight: number;
+  maxInFlight: number;
+}
+
+async function listen(
+  host: string,
+  handler: (request: IncomingMessage, response: ServerResponse, target: Target) => void,
+): Promise<Target> {
+  const target: Target = { server: createServer(), hits: [], port: 0, inFlight: 0, maxInFlight: 0 };
+  target.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    target.hits.push(request.url ?? '');
+    target.inFlight += 1;
+    target.maxInFlight = Math.max(target.maxInFlight, target.inFlight);
+    response.on('close', () => {
+      target.inFlight -= 1;
+    });
+    handler(request, response, target);
+  });
+  await new Promise<void>((resolve) => target.server.listen(0, host, resolve));
+  (target as { port: number }).port = (target.server.address() as AddressInfo).port;
+  return target;
+}
+
+async function failure(promise: Promise<unknown>): Promise<FetchError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof FetchError) return error;
+    throw error;
+  }
+  throw new Error('the fetch succeeded');
+}
+
+// Only loopback addresses are real targets. 127.0.0.2 stands in for a public server: the guard is told to
+// trust that one address, and judges every other address as it would in production.
+const PUBLIC_STAND_IN = '127.0.0.2';
+let victim: Target;
+let publicServer: Target;
+let retryAfterCalls = 0;
+
+beforeAll(async () => {
+  victim = await listen('127.0.0.1', (_request, response) => response.end('secret'));
+  publicServer = await listen(PUBLIC_STAND_IN, (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://x');
+    if (url.pathname === '/to-victim') {
+      response.writeHead(302, { location: `http://127.0.0.1:${victim.port}/admin` });
+      return response.end();
+    }
+    if (url.pathname === '/to-localhost') {
+      response.writeHead(301, { location: `http://localhost:${victim.port}/admin` });
+      return response.end();
+    }
+    if (url.pathname === '/to-file') {
+      response.writeHead(302, { location: 'file:///etc/passwd' });
+      return response.end();
+    }
+    if (url.pathname === '/hop') {
+      const left = Number(url.searchParams.get('left'));
+      response.writeHead(302, { location: left > 0 ? `/hop?left=${left - 1}` : '/image' });
+      return response.end();
+    }
+    if (url.pathname === '/retry-after') {
+      retryAfterCalls += 1;
+      if (retryAfterCalls === 1) {
+        response.writeHead(429, { 'retry-after': url.searchParams.get('seconds') ?? '1' });
+        return response.end();
+      }
+    }
+    if (url.pathname === '/slow-image') {
+      setTimeout(() => response.end('image'), 150);
+      return;
+    }
+    response.end('image');
+  });
+});
+
+afterAll(async () => {
+  for (const target of [victim, publicServer]) {
+    target.server.closeAllConnections();
+    await new Promise((resolve) => target.server.close(resolve));
+  }
+});
+
+const guarded = (overrides: Partial<Parameters<typeof createImageFetcher>[0]> = {}) =>
+  createImageFetcher({
+    allowPrivateNetworks: false,
+    trustedAddresses: [PUBLIC_STAND_IN],
+    timeoutMs: 2000,
+    maxBytes: 1000,
+    retryBaseDelayMs: 1,
+    ...overrides,
+  });
+
+describe('the address guard', () => {
+  it.each([
+    '127.0.0.1',
+    '2130706433',
+    '0x7f000001',
+    '017700000001',
+    '0x7f.0.0.1',
+    '0177.0.0.1',
+    '127.1',
+    '127.0.1',
+    '[::ffff:127.0.0.1]',
+    '[::ffff:7f00:1]',
+    '[0:0:0:0:0:ffff:127.0.0.1]',
+    '[::1]',
+    '0.0.0.0',
+    '0',
+    '[::]',
+    'localhost',
+    'LocalHost',
+    '10.0.0.1',
+    '172.16.0.1',
+    '192.168.0.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '224.0.0.1',
+    '[fe80::1]',
+    '[fc00::1]',
+  ])('refuses %s without connecting', async (host) => {
+    const fetcher = guarded({ timeoutMs: 1000 });
+    const before = victim.hits.length;
+    const error = await failure(fetcher.fetchImage(`http://${host}:${victim.port}/admin`));
+    expect(error.code).toBe('blocked_address');
+    expect(error.retryable).toBe(false);
+    expect(victim.hits.length).toBe(before);
+    await fetcher.close();
+  });
+
+  it('checks every redirect: a public server cannot send it into a blocked range', async () => {
+    const fetcher = guarded();
+    const before = victim.hits.length;
+    for (const path of ['/to-victim', '/to-localhost']) {
+      expect(
+        (await failure(fetcher.fetchImage(`http://${PUBLIC_STAND_IN}:${publicServer.port}${path}`))).code,
+      ).toBe('blocked_address');
+    }
+    expect(victim.hits.length).toBe(before);
+    expect(
+      (await failure(fetcher.fetchImage(`http://${PUBLIC_STAND_IN}:${publicServer.port}/to-file`))).code,
+    ).toBe('unsupported_protocol');
+    await fetcher.close();
+  });
+
+  it('follows up to 5 redirects and refuses the sixth', async () => {
+    const fetcher = guarded();
+    const base = `http://${PUBLIC_STAND_IN}:${publicServer.port}`;
+    expect((await fetcher.fetchImage(`${base}/hop?left=4`)).bytes.toString()).toBe('image');
+    expect((await failure(fetcher.fetchImage(`${base}/hop?left=5`))).code).toBe('too_many_redirects');
+    await fetcher.close();
+  });
+
+  it('lets everything through when FETCH_ALLOW_PRIVATE_NETWORKS is on', async () => {
+    const open = createImageFetcher({ allowPrivateNetworks: true, timeoutMs: 1000, maxBytes: 1000 });
+    expect((await open.fetchImage(`http://localhost:${victim.port}/x`)).bytes.toString()).toBe('secret');
+    await open.close();
+  });
+});
+
+describe('retries and politeness', () => {
+  it('honours Retry-After, and caps it', async () => {
+    const fetcher = guarded();
+    const base = `http://${PUBLIC_STAND_IN}:${publicServer.port}`;
+    retryAfterCalls = 0;
+    let started = Date.now();
+    const fetched = await fetcher.fetchImage(`${base}/retry-after?seconds=1`);
+    expect(fetched.attempts).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+
+    const capped = guarded({ retryMaxDelayMs: 50 });
+    retryAfterCalls = 0;
+    started = Date.now();
+    expect((await capped.fetchImage(`${base}/retry-after?seconds=3600`)).attempts).toBe(2);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await Promise.all([fetcher.close(), capped.close()]);
+  });
+
+  it('reads Retry-After as seconds or as a date', () => {
+    expect(retryAfterMs('3')).toBe(3000);
+    expect(retryAfterMs(new Date(Date.now() + 5000).toUTCString(), Date.now())).toBeGreaterThan(3000);
+    expect(retryAfterMs('soon')).toBeUndefined();
+    expect(retryAfterMs(undefined)).toBeUndefined();
+  });
+
+  it('keeps at most FETCH_CONCURRENCY_PER_HOST downloads open to one host', async () => {
+    const fetcher = guarded({ concurrencyPerHost: 2, concurrency: 10 });
+    publicServer.maxInFlight = 0;
+    const urls = Array.from(
+      { length: 8 },
+      (_, n) => `http://${PUBLIC_STAND_IN}:${publicServer.port}/slow-image?n=${n}`,
+    );
+    const results = await Promise.all(urls.map((url) => fetcher.fetchImage(url)));
+    expect(results.every((result) => result.bytes.toString() === 'image')).toBe(true);
+    expect(publicServer.maxInFlight).toBe(2);
+    await fetcher.close();
+  });
+
+  it('keeps at most FETCH_CONCURRENCY downloads open in all', async () => {
+    const fetcher = guarded({ concurrencyPerHost: 10, concurrency: 3 });
+    publicServer.maxInFlight = 0;
+    const urls = Array.from(
+      { length: 9 },
+      (_, n) => `http://${PUBLIC_STAND_IN}:${publicServer.port}/slow-image?all=${n}`,
+    );
+    await Promise.all(urls.map((url) => fetcher.fetchImage(url)));
+    expect(publicServer.maxInFlight).toBe(3);
+    await fetcher.close();
+  });
+});

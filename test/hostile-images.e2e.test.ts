@@ -1,0 +1,224 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvForm } from './support/api.js';
+import { startHttpServer, type TestHttpServer } from './support/http-server.js';
+import { photoLikeJpeg } from './support/photos.js';
+import { pollUntil } from './support/poll.js';
+import { type RunningService, startService } from './support/programs.js';
+import { testMongoUrl, testRedisUrl } from './support/servers.js';
+
+const MAX_IMAGE_BYTES = 1_000_000;
+
+/** A PNG of a few bytes whose header declares 100,000 x 100,000 pixels. */
+async function pixelBomb(): Promise<Buffer> {
+  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
+  const bomb = Buffer.from(small);
+  bomb.writeUInt32BE(100_000, 16);
+  bomb.writeUInt32BE(100_000, 20);
+  return bomb;
+}
+
+describe('hostile and broken images, end to end', () => {
+  let images: TestHttpServer;
+  let service: RunningService;
+  let storageDir: string;
+  let flakyCalls = 0;
+  const bodies = new Map<string, { body: Buffer; type: string }>();
+
+  beforeAll(async () => {
+    const photo = await photoLikeJpeg(640, 480, 11);
+    bodies.set('/ok/a.jpg', { body: photo, type: 'image/jpeg' });
+    bodies.set('/shared.jpg', { body: await photoLikeJpeg(480, 320, 12), type: 'image/jpeg' });
+    bodies.set('/ok/b.png', {
+      body: await sharp(await photoLikeJpeg(200, 100, 13))
+        .ensureAlpha(0.6)
+        .png()
+        .toBuffer(),
+      type: 'image/png',
+    });
+    bodies.set('/ok/c.webp', {
+      body: await sharp(await photoLikeJpeg(300, 200, 14))
+        .webp({ quality: 90 })
+        .toBuffer(),
+      type: 'image/webp',
+    });
+    bodies.set('/html-as-jpeg.jpg', {
+      body: Buffer.from('<!doctype html><title>Sign in</title>'),
+      type: 'image/jpeg',
+    });
+    bodies.set('/bomb.png', { body: await pixelBomb(), type: 'image/png' });
+    bodies.set('/truncated.jpg', {
+      body: photo.subarray(0, Math.floor(photo.length / 3)),
+      type: 'image/jpeg',
+    });
+    const huge = Buffer.concat([photo, Buffer.alloc(MAX_IMAGE_BYTES)]);
+
+    images = await startHttpServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://x').pathname;
+      const file = bodies.get(path);
+      if (file) {
+        response.setHeader('content-type', file.type);
+        response.end(file.body);
+        return;
+      }
+      switch (path) {
+        case '/flaky.jpg':
+          flakyCalls += 1;
+          if (flakyCalls <= 2) {
+            response.statusCode = 503;
+            response.end();
+          } else {
+            response.setHeader('content-type', 'image/jpeg');
+            response.end(photo);
+          }
+          return;
+        case '/error.jpg':
+          response.statusCode = 500;
+          response.end('oops');
+          return;
+        case '/huge.jpg':
+          response.setHeader('content-length', huge.length);
+          response.end(huge);
+          return;
+        case '/huge-chunked.jpg':
+          response.write(huge.subarray(0, 600_000));
+          response.end(huge.subarray(600_000));
+          return;
+        case '/drip.jpg': {
+          const drip = setInterval(() => response.write(Buffer.from([0xff])), 200);
+          response.on('close', () => clearInterval(drip));
+          return;
+        }
+        case '/loop.jpg':
+          response.writeHead(302, { location: '/loop.jpg' });
+          response.end();
+          return;
+        default:
+          response.statusCode = 404;
+          response.end();
+      }
+    });
+    storageDir = await mkdtemp(join(tmpdir(), 'image-service-hostile-'));
+    service = await startService({
+      MONGO_URL: testMongoUrl('hostile'),
+      REDIS_URL: testRedisUrl(9),
+      STORAGE_DIR: storageDir,
+      FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+      FETCH_TIMEOUT_MS: '1500',
+      FETCH_MAX_ATTEMPTS: '3',
+      FETCH_RETRY_MAX_DELAY_MS: '200',
+      MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES),
+      WORKER_CONCURRENCY: '2',
+    });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await images?.close();
+    await rm(storageDir, { recursive: true, force: true });
+  });
+
+  const url = (path: string) => `${images.url}${path}`;
+  const products = () =>
+    [
+      ['1', 'Good and HTML', [url('/ok/a.jpg'), url('/html-as-jpeg.jpg')]],
+      ['2', 'Bomb, missing, flaky', [url('/bomb.png'), url('/missing.jpg'), url('/flaky.jpg')]],
+      ['3', 'Server trouble', [url('/error.jpg'), url('/huge.jpg'), url('/huge-chunked.jpg')]],
+      ['4', 'Slow and broken', [url('/drip.jpg'), url('/loop.jpg'), url('/truncated.jpg')]],
+      ['5', 'Shared and PNG', [url('/shared.jpg'), url('/ok/b.png')]],
+      ['6', 'Shared and WebP', [url('/shared.jpg'), url('/ok/c.webp')]],
+      ['7', 'Shared only', [url('/shared.jpg')]],
+    ] as const;
+  const csvText = () =>
+    [
+      'S. No.,Product Name,Input Image Urls',
+      ...products().map(([serial, name, urls]) => `${serial},"${name}","${urls.join(', ')}"`),
+    ].join('\n');
+
+  async function runRequest(): Promise<{ rows: string[][]; counts: Record<string, number> }> {
+    const upload = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: csvForm(csvText()) });
+    expect(upload.status).toBe(202);
+    const { request_id: id, status_url: statusUrl } = (await upload.json()) as {
+      request_id: string;
+      status_url: string;
+    };
+    const status = await pollUntil(
+      async () => {
+        const body = (await (await fetch(statusUrl)).json()) as {
+          status: string;
+          counts: Record<string, number>;
+        };
+        return body.status === 'completed' || body.status === 'failed' ? body : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'request finished' },
+    );
+    expect(status.status).toBe('completed');
+    const download = await fetch(`${service.apiUrl}/api/download/${id}`);
+    return { rows: parse(await download.text()) as string[][], counts: status.counts };
+  }
+
+  it('records each bad image with its code, keeps the good ones, and completes the request', async () => {
+    const { rows, counts } = await runRequest();
+    expect(counts).toEqual({
+      products: 7,
+      products_done: 7,
+      images: 16,
+      images_succeeded: 7,
+      images_failed: 9,
+    });
+
+    const errorsOf = (serial: string) => rows.find((row) => row[0] === serial)?.[4] ?? '';
+    const outputsOf = (serial: string) => (rows.find((row) => row[0] === serial)?.[3] ?? '').split(', ');
+    expect(errorsOf('1')).toMatch(new RegExp(`^${url('/html-as-jpeg.jpg')}: not_an_image `));
+    expect(errorsOf('2')).toContain(
+      `${url('/bomb.png')}: too_many_pixels (100000x100000 is more than 50000000 pixels)`,
+    );
+    expect(errorsOf('2')).toContain(`${url('/missing.jpg')}: http_404`);
+    expect(errorsOf('3')).toContain(`${url('/error.jpg')}: http_500`);
+    expect(errorsOf('3')).toContain(`${url('/huge.jpg')}: too_large`);
+    expect(errorsOf('3')).toContain(`${url('/huge-chunked.jpg')}: too_large`);
+    expect(errorsOf('4')).toContain(`${url('/drip.jpg')}: fetch_timeout`);
+    expect(errorsOf('4')).toContain(`${url('/loop.jpg')}: too_many_redirects`);
+    expect(errorsOf('4')).toContain(`${url('/truncated.jpg')}: decode_error`);
+
+    // Good images sit beside bad ones in the same product, in their own positions.
+    expect(outputsOf('1')[0]).toMatch(/\/images\/[0-9a-f]{64}\.jpg$/);
+    expect(outputsOf('1')[1]).toBe('');
+    expect(outputsOf('2')).toEqual(['', '', expect.stringMatching(/\.jpg$/)]);
+    expect(flakyCalls).toBe(3);
+    expect(outputsOf('5')[1]).toMatch(/\.png$/);
+    expect(outputsOf('6')[1]).toMatch(/\.webp$/);
+    const webp = await (await fetch(outputsOf('6')[1] ?? '')).arrayBuffer();
+    expect(await sharp(Buffer.from(webp)).metadata()).toMatchObject({
+      format: 'webp',
+      width: 300,
+      height: 200,
+    });
+
+    // One URL named by three products is fetched once and gives one output.
+    expect(images.hits.filter((hit) => hit === '/shared.jpg')).toHaveLength(1);
+    expect(new Set([outputsOf('5')[0], outputsOf('6')[0], outputsOf('7')[0]]).size).toBe(1);
+    // The 500 was retried up to FETCH_MAX_ATTEMPTS; the 404 was not retried.
+    expect(images.hits.filter((hit) => hit === '/error.jpg')).toHaveLength(3);
+    expect(images.hits.filter((hit) => hit === '/missing.jpg')).toHaveLength(1);
+  }, 90_000);
+
+  it('gives the same outputs to the same images uploaded again, without encoding them again', async () => {
+    const first = await runRequest();
+    const sharedOutput = first.rows.find((row) => row[0] === '7')?.[3] ?? '';
+    const key = sharedOutput.split('/images/')[1] ?? '';
+    const file = join(storageDir, key.slice(0, 2), key);
+    const before = await stat(file);
+    const again = await runRequest();
+    expect(again.rows.map((row) => row[3])).toEqual(first.rows.map((row) => row[3]));
+    expect((await stat(file)).mtimeMs).toBe(before.mtimeMs);
+    // The worker is still there after all of it.
+    expect(service.worker.child.exitCode).toBeNull();
+  }, 120_000);
+});
