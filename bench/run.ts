@@ -42,6 +42,12 @@ try {
     [`fetch: plain undici GET (ms/image, ${fetching.image_kb} KB)`, String(fetching.plain_ms_per_image)],
     ['fetch: guarded fetcher (ms/image)', String(fetching.guarded_ms_per_image)],
     ['fetch: guard and limits overhead (µs/image)', String(fetching.overhead_us_per_image)],
+    ['fetch, new connection each: plain (ms/image)', String(fetching.plain_new_connection_ms_per_image)],
+    ['fetch, new connection each: guarded (ms/image)', String(fetching.guarded_new_connection_ms_per_image)],
+    [
+      'fetch, new connection each: overhead (µs/image)',
+      String(fetching.new_connection_overhead_us_per_image),
+    ],
     ...formats.map((row): [string, string] => [
       `compression: ${row.format} (${row.images} images, KB in -> out)`,
       `${row.input_kb} -> ${row.output_kb} (${row.saved_percent}% saved)`,
@@ -59,6 +65,7 @@ try {
     ingest_rss_mb: ingest.api_rss_growth_mb,
     download_seconds: ingest.download_seconds,
     fetch_guard_overhead_us: fetching.overhead_us_per_image,
+    fetch_guard_new_connection_overhead_us: fetching.new_connection_overhead_us_per_image,
     bytes_saved_percent: Object.fromEntries(formats.map((row) => [row.format, row.saved_percent])),
   };
   await mkdir('bench/results', { recursive: true });
