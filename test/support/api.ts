@@ -5,7 +5,7 @@ import { buildApp } from '@imgsvc/api';
 import { loadConfig } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
 import { createLogger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
+import { createRedisConnection, openQueues, type Queues, requestProgress } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -39,7 +39,7 @@ export async function startTestApi(
   const redis = createRedisConnection(testRedisUrl(redisDatabase), 'producer');
   const queues = openQueues(redis);
   const app = await buildApp(
-    { config, db, redis, queues, store: createImageStore(storageDir) },
+    { config, db, redis, queues, progress: requestProgress(redis), store: createImageStore(storageDir) },
     createLogger('api', 'silent'),
   );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

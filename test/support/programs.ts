@@ -84,3 +84,25 @@ export async function startService(environment: Record<string, string>): Promise
     },
   };
 }
+
+/** Resolves once a started worker says it is ready (connected to Redis, taking jobs). */
+export async function workerReady(worker: RunningProgram, timeoutMs = 30_000): Promise<void> {
+  await pollUntil(
+    async () => {
+      if (worker.child.exitCode !== null) throw new Error(`the worker exited:\n${worker.output()}`);
+      return worker.output().includes('worker ready') ? true : undefined;
+    },
+    { timeoutMs, what: 'worker ready' },
+  );
+}
+
+/** Resolves once the API answers /health/ready with 200. */
+export async function apiReady(apiUrl: string, api: RunningProgram, timeoutMs = 30_000): Promise<void> {
+  await pollUntil(
+    async () => {
+      if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output()}`);
+      return (await fetch(`${apiUrl}/health/ready`)).ok ? true : undefined;
+    },
+    { timeoutMs, what: 'API ready' },
+  );
+}

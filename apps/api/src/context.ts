@@ -1,6 +1,6 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { Queues } from '@imgsvc/queue';
+import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 
@@ -10,5 +10,6 @@ export interface ApiContext {
   readonly db: Database;
   readonly redis: Redis;
   readonly queues: Queues;
+  readonly progress: RequestProgress;
   readonly store: ImageStore;
 }

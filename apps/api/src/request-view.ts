@@ -1,4 +1,5 @@
-import { completionPercentage, countsView, type RequestDocument } from '@imgsvc/db';
+import { completionPercentage, countsView, type ProgressCounts, type RequestDocument } from '@imgsvc/db';
+import type { LiveProgress } from '@imgsvc/queue';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -11,15 +12,20 @@ export function requestLinks(baseUrl: string, id: string) {
 }
 
 /** The status a client polls: progress, counts and webhook delivery, in snake_case. */
-export function statusView(request: RequestDocument, baseUrl: string) {
+export function statusView(request: RequestDocument, baseUrl: string, live?: LiveProgress) {
+  const progress: ProgressCounts | undefined = live;
+  const updatedAt =
+    live?.updated_at && live.updated_at > request.updated_at && !request.finished_at
+      ? live.updated_at
+      : request.updated_at;
   return {
     request_id: request._id,
     status: request.status,
-    completion_percentage: completionPercentage(request),
+    completion_percentage: completionPercentage(request, progress),
     created_at: request.created_at.toISOString(),
-    updated_at: request.updated_at.toISOString(),
+    updated_at: updatedAt.toISOString(),
     ...(request.finished_at ? { finished_at: request.finished_at.toISOString() } : {}),
-    counts: countsView(request),
+    counts: countsView(request, progress),
     ...(request.webhook
       ? {
           webhook: {

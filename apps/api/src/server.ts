@@ -1,7 +1,7 @@
 import type { Config } from '@imgsvc/config';
-import { connectDatabase } from '@imgsvc/db';
+import { openDatabase } from '@imgsvc/db';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues } from '@imgsvc/queue';
+import { createRedisConnection, openQueues, requestProgress } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { buildApp } from './app.js';
 
@@ -20,10 +20,25 @@ export async function startApi(config: Config, connections: Connections, log: Lo
   if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
     throw new Error('NODE_ENV=production needs API_KEYS: refusing to serve an open API');
   }
-  const db = await connectDatabase(connections.mongoUrl, 'image-service-api');
+  const db = openDatabase(connections.mongoUrl, 'image-service-api', (error) =>
+    log.warn(
+      { reason: (error as Error).message },
+      'database unreachable; the API answers 503 until it is back',
+    ),
+  );
   const redis = createRedisConnection(connections.redisUrl, 'producer');
   const queues = openQueues(redis);
-  const app = await buildApp({ config, db, redis, queues, store: createImageStore(config.storageDir) }, log);
+  const app = await buildApp(
+    {
+      config,
+      db,
+      redis,
+      queues,
+      progress: requestProgress(redis),
+      store: createImageStore(config.storageDir),
+    },
+    log,
+  );
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

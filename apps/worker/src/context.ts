@@ -2,7 +2,7 @@ import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
 import type { ImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
-import type { Queues } from '@imgsvc/queue';
+import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Dispatcher } from 'undici';
 import type { RequestImageOutcomes } from './request-image-outcomes.js';
@@ -12,6 +12,7 @@ export interface WorkerContext {
   readonly config: Config;
   readonly db: Database;
   readonly queues: Queues;
+  readonly progress: RequestProgress;
   readonly store: ImageStore;
   readonly fetcher: ImageFetcher;
   /** Encodes at once in this process: one per CPU core. */

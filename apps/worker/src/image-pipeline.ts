@@ -15,11 +15,15 @@ import type { ImageOutcome } from './request-image-outcomes.js';
  * encoding settings: an image already stored is not encoded again. Failures of the image itself are
  * returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
  */
-export async function processImage(url: string, context: WorkerContext): Promise<ImageOutcome> {
+export async function processImage(
+  url: string,
+  context: WorkerContext,
+  cancel?: AbortSignal,
+): Promise<ImageOutcome> {
   const { config, fetcher, store, encodeSlots } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   try {
-    const { bytes } = await fetcher.fetchImage(url);
+    const { bytes } = await fetcher.fetchImage(url, cancel);
     const plan = await planCompression(bytes, policy);
     const key = contentKey(
       [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `format=${plan.output}`, bytes],

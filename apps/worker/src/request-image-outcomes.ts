@@ -12,33 +12,44 @@ export interface RequestImageOutcomes {
    * The outcome of one URL within one request: computed once, by whichever job gets there first, and shared
    * with every other product of the request that names the same URL, in any worker process.
    */
-  outcome(requestId: string, url: string, produce: () => Promise<ImageOutcome>): Promise<ImageOutcome>;
+  outcome(
+    requestId: string,
+    url: string,
+    produce: () => Promise<ImageOutcome>,
+    cancel?: AbortSignal,
+  ): Promise<ImageOutcome>;
   /** Drops a finished request's outcomes. */
   forget(requestId: string): Promise<void>;
 }
 
 const OUTCOMES_TTL_MS = 7 * 24 * 3600 * 1000;
 const POLL_MS = 100;
+/** However long another job's lock lives on, a waiter gives up after this and the job is retried. */
+const MAX_WAIT_MS = 15 * 60 * 1000;
 
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * Outcomes kept in a Redis hash per request, with a lock per URL so that two jobs do not fetch the same URL at
- * once. A lock outlives the slowest possible image (`lockMs`), so a crashed holder delays others, never blocks
- * them. Failures of infrastructure are not recorded: the job retries them.
+ * once. The holder renews its lock while it works; a crashed holder's lock lapses after `lockMs`, and a waiter
+ * then takes over. Failures of infrastructure are not recorded: the job retries them.
  */
 export function createRequestImageOutcomes(redis: Redis, lockMs: number): RequestImageOutcomes {
   const outcomesKey = (requestId: string) => `imgsvc:image-outcomes:${requestId}`;
   return {
-    async outcome(requestId, url, produce) {
+    async outcome(requestId, url, produce, cancel) {
       const field = createHash('sha256').update(url).digest('hex');
       const lockKey = `imgsvc:image-lock:${requestId}:${field}`;
-      const deadline = Date.now() + 2 * lockMs;
+      const deadline = Date.now() + MAX_WAIT_MS;
       for (;;) {
         const known = await redis.hget(outcomesKey(requestId), field);
         if (known) return JSON.parse(known) as ImageOutcome;
         const token = randomUUID();
         if (await redis.set(lockKey, token, 'PX', lockMs, 'NX')) {
+          const renewal = setInterval(() => {
+            redis.eval(RENEW_LOCK, 1, lockKey, token, lockMs).catch(() => {});
+          }, lockMs / 3);
           try {
             const outcome = await produce();
             await redis
@@ -48,11 +59,12 @@ export function createRequestImageOutcomes(redis: Redis, lockMs: number): Reques
               .exec();
             return outcome;
           } finally {
+            clearInterval(renewal);
             await redis.eval(RELEASE_LOCK, 1, lockKey, token);
           }
         }
         if (Date.now() > deadline) throw new Error(`gave up waiting for another job to process ${url}`);
-        await delay(POLL_MS);
+        await delay(POLL_MS, undefined, { signal: cancel });
       }
     },
     async forget(requestId) {

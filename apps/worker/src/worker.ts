@@ -1,14 +1,16 @@
 import { availableParallelism } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '@imgsvc/config';
-import { connectDatabase } from '@imgsvc/db';
+import { openDatabase } from '@imgsvc/db';
 import { createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
+import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES, requestProgress } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
-import { type Job, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import sharp from 'sharp';
 import type { WorkerContext } from './context.js';
 import { handleFinalFailure, isFinalFailure } from './final-failures.js';
+import { withReleaseAndOutageHandling } from './job-runner.js';
 import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
@@ -36,7 +38,9 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   // Every output image is new: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const db = await connectDatabase(connections.mongoUrl, 'image-service-worker');
+  const db = openDatabase(connections.mongoUrl, 'image-service-worker', (error) =>
+    log.warn({ reason: (error as Error).message }, 'database unreachable; jobs wait until it is back'),
+  );
   const redis = createRedisConnection(connections.redisUrl, 'worker');
   const queues = openQueues(redis);
   const fetcher = createImageFetcher({
@@ -49,9 +53,6 @@ export async function startWorker(
     concurrency: config.fetch.concurrency,
     concurrencyPerHost: config.fetch.concurrencyPerHost,
   });
-  // Long enough for the slowest image: every attempt timing out, the longest waits between, and encoding.
-  const imageLockMs =
-    config.fetch.maxAttempts * (config.fetch.timeoutMs + config.fetch.retryMaxDelayMs) + 60_000;
   const webhookDispatcher = createGuardedAgent({
     allowPrivateNetworks: config.fetch.allowPrivateNetworks,
     connectTimeoutMs: 10_000,
@@ -61,31 +62,44 @@ export async function startWorker(
     config,
     db,
     queues,
+    progress: requestProgress(redis),
     store: createImageStore(config.storageDir),
     fetcher,
     encodeSlots: new Semaphore(availableParallelism()),
-    imageOutcomes: createRequestImageOutcomes(redis, imageLockMs),
+    imageOutcomes: createRequestImageOutcomes(redis, config.jobs.lockMs),
     webhookDispatcher,
     log,
   };
 
+  const workerOptions = {
+    connection: redis,
+    lockDuration: config.jobs.lockMs,
+    stalledInterval: config.jobs.stalledIntervalMs,
+    // A job is recovered after a crash, not failed, unless it keeps stalling.
+    maxStalledCount: 3,
+  };
   const workers = [
     new Worker(
       QUEUE_NAMES.requests,
-      (job: Job, token?: string) =>
-        job.name === JOB_NAMES.processImages
-          ? processImages(job, token, context)
-          : checkRequestCompletion(job, context),
-      { connection: redis, concurrency: COORDINATION_CONCURRENCY },
+      withReleaseAndOutageHandling(
+        (job, token) =>
+          job.name === JOB_NAMES.processImages
+            ? processImages(job, token, context)
+            : checkRequestCompletion(job, context),
+        log,
+      ),
+      { ...workerOptions, concurrency: COORDINATION_CONCURRENCY },
     ),
-    new Worker(QUEUE_NAMES.products, (job: Job) => processProductImages(job, context), {
-      connection: redis,
-      concurrency: config.workerConcurrency,
-    }),
-    new Worker(QUEUE_NAMES.webhooks, (job: Job) => triggerWebhook(job, context), {
-      connection: redis,
-      concurrency: WEBHOOK_CONCURRENCY,
-    }),
+    new Worker(
+      QUEUE_NAMES.products,
+      withReleaseAndOutageHandling((job, _token, cancel) => processProductImages(job, context, cancel), log),
+      { ...workerOptions, concurrency: config.workerConcurrency },
+    ),
+    new Worker(
+      QUEUE_NAMES.webhooks,
+      withReleaseAndOutageHandling((job) => triggerWebhook(job, context), log),
+      { ...workerOptions, concurrency: WEBHOOK_CONCURRENCY },
+    ),
   ];
   for (const worker of workers) {
     worker.on('failed', (job, error) => {
@@ -109,7 +123,17 @@ export async function startWorker(
 
   return {
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
+      // Stop taking jobs and let running ones finish; past the grace period, hand them back to the queue.
+      const closing = Promise.all(workers.map((worker) => worker.close()));
+      const finished = await Promise.race([
+        closing.then(() => true),
+        delay(config.jobs.shutdownGraceMs, false, { ref: false }),
+      ]);
+      if (!finished) {
+        log.warn({ grace_ms: config.jobs.shutdownGraceMs }, 'handing running jobs back to the queue');
+        for (const worker of workers) worker.cancelAllJobs('worker shutting down');
+        await closing;
+      }
       await queues.close();
       await Promise.allSettled([fetcher.close(), webhookDispatcher.close()]);
       await redis.quit().catch(() => redis.disconnect());

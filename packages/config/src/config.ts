@@ -33,6 +33,14 @@ export interface Config {
     readonly maxUrlsPerRow: number;
   };
   readonly workerConcurrency: number;
+  readonly jobs: {
+    /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs return after it. */
+    readonly lockMs: number;
+    /** How often workers look for jobs whose claim has lapsed. */
+    readonly stalledIntervalMs: number;
+    /** On SIGTERM, how long running jobs may finish before they are handed back to the queue. */
+    readonly shutdownGraceMs: number;
+  };
   readonly apiKeys: readonly string[];
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   readonly corsOrigins: readonly string[];
@@ -139,6 +147,9 @@ const environmentSchema = z.object({
   MAX_ROWS: integer(1, 10_000_000, 100_000),
   MAX_URLS_PER_ROW: integer(1, 1000, 20),
   WORKER_CONCURRENCY: integer(1, 256, availableParallelism()),
+  JOB_LOCK_MS: integer(1000, 600_000, 10_000),
+  JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 3000),
+  WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000, 15_000),
   API_KEYS: list,
   RATE_LIMIT_MAX: integer(1, 1_000_000_000, 600),
   RATE_LIMIT_WINDOW_MS: integer(1, 86_400_000, 60_000),
@@ -214,6 +225,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       maxUrlsPerRow: env.MAX_URLS_PER_ROW,
     },
     workerConcurrency: env.WORKER_CONCURRENCY,
+    jobs: {
+      lockMs: env.JOB_LOCK_MS,
+      stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
+      shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_MS,
+    },
     apiKeys: env.API_KEYS,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
     corsOrigins: env.CORS_ORIGINS,

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Collection,
   MongoClient,
@@ -26,16 +27,9 @@ export function databaseNameOf(url: string): string {
   return name === '' ? DEFAULT_DATABASE_NAME : name;
 }
 
-export async function connectDatabase(url: string, appName: string): Promise<Database> {
-  const client = new MongoClient(url, {
-    appName,
-    serverSelectionTimeoutMS: 5000,
-    connectTimeoutMS: 5000,
-    maxPoolSize: 20,
-  });
-  await client.connect();
+function databaseFor(client: MongoClient, url: string): Database {
   const db = client.db(databaseNameOf(url));
-  const database: Database = {
+  return {
     client,
     requests: db.collection<RequestDocument>('requests'),
     products: db.collection<ProductDocument>('products'),
@@ -45,8 +39,54 @@ export async function connectDatabase(url: string, appName: string): Promise<Dat
     },
     close: () => client.close(),
   };
+}
+
+function clientFor(url: string, appName: string): MongoClient {
+  return new MongoClient(url, {
+    appName,
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+    // A server that stops answering mid-operation fails the operation instead of holding it for minutes.
+    socketTimeoutMS: 30_000,
+    maxPoolSize: 20,
+  });
+}
+
+/** Connects and makes sure the indexes exist; fails if the server cannot be reached. */
+export async function connectDatabase(url: string, appName: string): Promise<Database> {
+  const client = clientFor(url, appName);
+  await client.connect();
+  const database = databaseFor(client, url);
   await ensureIndexes(database);
   return database;
+}
+
+/**
+ * For long-running programs: returns at once, whether or not the server is up. The driver connects on first
+ * use and reconnects after an outage; the indexes are ensured in the background, retried until they are.
+ */
+export function openDatabase(url: string, appName: string, onRetry: (error: unknown) => void): Database {
+  const database = databaseFor(clientFor(url, appName), url);
+  let closed = false;
+  void (async () => {
+    while (!closed) {
+      try {
+        await ensureIndexes(database);
+        return;
+      } catch (error) {
+        if (closed) return;
+        onRetry(error);
+        await delay(5000, undefined, { ref: false });
+      }
+    }
+  })();
+  return {
+    ...database,
+    close: async () => {
+      closed = true;
+      await database.close();
+    },
+  };
 }
 
 async function ensureIndexes(database: Database): Promise<void> {

@@ -4,6 +4,7 @@ export {
   DEFAULT_DATABASE_NAME,
   databaseNameOf,
   isDatabaseUnavailable,
+  openDatabase,
 } from './database.js';
 export {
   type IdempotencyDocument,
@@ -30,7 +31,6 @@ export {
   tallyProducts,
 } from './products.js';
 export {
-  addProductProgress,
   completeRequest,
   completionPercentage,
   countsView,
@@ -41,5 +41,6 @@ export {
   isFinished,
   markRequestInProgress,
   type NewRequest,
+  type ProgressCounts,
   updateWebhookDelivery,
 } from './requests.js';

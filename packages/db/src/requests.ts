@@ -99,27 +99,6 @@ export async function markRequestInProgress(db: Database, id: string, now = new 
   );
 }
 
-/** Live progress: one atomic increment per finished product. The completion step recomputes exact totals. */
-export async function addProductProgress(
-  db: Database,
-  id: string,
-  succeeded: number,
-  failed: number,
-  now = new Date(),
-): Promise<void> {
-  await db.requests.updateOne(
-    { _id: id, status: 'in_progress' },
-    {
-      $inc: {
-        'counts.products_done': 1,
-        'counts.images_succeeded': succeeded,
-        'counts.images_failed': failed,
-      },
-      $set: { updated_at: now },
-    },
-  );
-}
-
 export async function completeRequest(
   db: Database,
   id: string,
@@ -156,22 +135,33 @@ export async function failRequest(
   return result.modifiedCount === 1;
 }
 
-/** The counts a client sees: totals beside what is done so far. */
-export function countsView(request: RequestDocument) {
+/** Counts while a request runs; they live outside the request document (see the queue package's progress). */
+export interface ProgressCounts {
+  readonly products_done: number;
+  readonly images_succeeded: number;
+  readonly images_failed: number;
+}
+
+/**
+ * The counts a client sees: totals beside what is done. A finished request shows its exact, recomputed counts;
+ * a running one shows the live counts given.
+ */
+export function countsView(request: RequestDocument, live?: ProgressCounts) {
+  const done = isFinished(request) || !live ? request.counts : live;
   return {
     products: request.totals.products,
-    products_done: request.counts.products_done,
+    products_done: Math.min(done.products_done, request.totals.products),
     images: request.totals.images,
-    images_succeeded: request.counts.images_succeeded,
-    images_failed: request.counts.images_failed,
+    images_succeeded: done.images_succeeded,
+    images_failed: done.images_failed,
   };
 }
 
 /** The percentage a client sees: whole products done, below 100 until the request is finished. */
-export function completionPercentage(request: RequestDocument): number {
+export function completionPercentage(request: RequestDocument, live?: ProgressCounts): number {
   if (isFinished(request)) return 100;
-  if (request.totals.products === 0) return 0;
-  const share = (request.counts.products_done / request.totals.products) * 100;
+  if (request.totals.products === 0 || !live) return 0;
+  const share = (live.products_done / request.totals.products) * 100;
   return Math.min(99, Math.floor(share * 10) / 10);
 }
 

@@ -31,7 +31,11 @@ export interface FetchedImage {
 }
 
 export interface ImageFetcher {
-  fetchImage(url: string): Promise<FetchedImage>;
+  /**
+   * Downloads an image. `cancel` stops it at once (a worker shutting down): the promise then rejects with the
+   * signal's reason, not a FetchError, because the image itself is not at fault.
+   */
+  fetchImage(url: string, cancel?: AbortSignal): Promise<FetchedImage>;
   close(): Promise<void>;
 }
 
@@ -98,8 +102,10 @@ async function fetchOnce(
   url: string,
   settings: Settings,
   perHost: KeyedSemaphore,
+  cancel: AbortSignal | undefined,
 ): Promise<Omit<FetchedImage, 'attempts'>> {
   const deadline = AbortSignal.timeout(settings.timeoutMs);
+  const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
   let current = parseTarget(url);
   try {
     for (let redirects = 0; ; redirects += 1) {
@@ -109,7 +115,7 @@ async function fetchOnce(
         const response = await request(target, {
           dispatcher: agent,
           method: 'GET',
-          signal: deadline,
+          signal,
           headers: { 'user-agent': settings.userAgent, accept: 'image/*,*/*;q=0.5' },
         });
         if (REDIRECT_STATUSES.has(response.statusCode)) {
@@ -160,6 +166,7 @@ async function fetchOnce(
       }
     }
   } catch (error) {
+    if (cancel?.aborted) throw cancel.reason;
     throw classify(error, deadline, settings.timeoutMs);
   }
 }
@@ -190,16 +197,20 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
   const overall = new Semaphore(settings.concurrency);
   const perHost = new KeyedSemaphore(settings.concurrencyPerHost);
   return {
-    async fetchImage(url) {
+    async fetchImage(url, cancel) {
       for (let attempt = 1; ; attempt += 1) {
+        cancel?.throwIfAborted();
         try {
-          const fetched = await overall.run(() => fetchOnce(agent, url, settings, perHost));
+          const fetched = await overall.run(() => fetchOnce(agent, url, settings, perHost, cancel));
           return { ...fetched, attempts: attempt };
         } catch (error) {
+          if (cancel?.aborted) throw cancel.reason;
           const failure = error instanceof FetchError ? error : classify(error, AbortSignal.abort(), 0);
           if (!failure.retryable || attempt >= settings.attempts) throw failure;
           const backoff = Math.random() * settings.retryBaseDelayMs * 2 ** (attempt - 1);
-          await delay(Math.min(settings.retryMaxDelayMs, failure.retryAfterMs ?? backoff));
+          await delay(Math.min(settings.retryMaxDelayMs, failure.retryAfterMs ?? backoff), undefined, {
+            signal: cancel,
+          });
         }
       }
     },

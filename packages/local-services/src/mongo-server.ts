@@ -10,9 +10,10 @@ async function startAndWait(
   args: (port: number) => string[],
   dataDir: string,
   describe: (port: number) => string,
+  fixedPort?: number,
 ): Promise<LocalServer> {
   await mkdir(dataDir, { recursive: true });
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const server = startProcess(binary, args(port), join(dataDir, `${name}.log`));
   try {
     await waitUntil(
@@ -46,8 +47,15 @@ export async function startMongod(binary: string, dataDir: string): Promise<Loca
   );
 }
 
-/** FerretDB with its embedded SQLite backend: every database is a SQLite file under dataDir/sqlite. */
-export async function startFerretDb(binary: string, dataDir: string): Promise<LocalServer> {
+/**
+ * FerretDB with its embedded SQLite backend: every database is a SQLite file under dataDir/sqlite. A port may be
+ * given to restart a server where it was.
+ */
+export async function startFerretDb(
+  binary: string,
+  dataDir: string,
+  fixedPort?: number,
+): Promise<LocalServer> {
   const sqliteDir = join(dataDir, 'sqlite');
   const stateDir = join(dataDir, 'state');
   await mkdir(sqliteDir, { recursive: true });
@@ -66,5 +74,6 @@ export async function startFerretDb(binary: string, dataDir: string): Promise<Lo
     ],
     dataDir,
     (port) => `FerretDB 1.24 (SQLite backend) ${binary} on 127.0.0.1:${port}`,
+    fixedPort,
   );
 }

@@ -10,16 +10,17 @@ export async function redisAnswers(host: string, port: number, timeoutMs = 500):
 }
 
 /**
- * Starts redis-server on a free loopback port with its files in dataDir. `persistent` keeps the queue across
- * restarts (append-only file); test runs turn it off.
+ * Starts redis-server on a free loopback port (or the one given, to restart a server where it was) with its
+ * files in dataDir. `persistent` keeps the queue across restarts (append-only file); test runs turn it off.
  */
 export async function startRedisServer(
   binary: string,
   dataDir: string,
   persistent: boolean,
+  fixedPort?: number,
 ): Promise<LocalServer> {
   await mkdir(dataDir, { recursive: true });
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const server = startProcess(
     binary,
     [

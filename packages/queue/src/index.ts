@@ -23,3 +23,4 @@ export {
   productJobOptions,
   type Queues,
 } from './queues.js';
+export { type LiveProgress, type RequestProgress, requestProgress } from './request-progress.js';

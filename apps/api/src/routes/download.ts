@@ -3,7 +3,7 @@ import { completionPercentage, isFinished, type ProductDocument, productsInOrder
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
-import { findOwnedRequest, requestIdParams } from './owned-request.js';
+import { findOwnedRequest, liveProgress, requestIdParams } from './owned-request.js';
 
 async function* asResultProducts(products: AsyncIterable<ProductDocument>): AsyncIterable<ResultProduct> {
   for await (const product of products) {
@@ -29,12 +29,14 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);
       if (!isFinished(found)) {
+        const live = await liveProgress(context, found._id).catch(() => undefined);
+        const percentage = completionPercentage(found, live);
         throw new HttpProblem(
           409,
           'not_finished',
           'Request not finished',
-          `the request is ${found.status} (${completionPercentage(found)}%); the result is ready once it is completed`,
-          { request_status: found.status, completion_percentage: completionPercentage(found) },
+          `the request is ${found.status} (${percentage}%); the result is ready once it is completed`,
+          { request_status: found.status, completion_percentage: percentage },
           { 'retry-after': '5' },
         );
       }

@@ -1,4 +1,5 @@
 import { findRequest, type RequestDocument } from '@imgsvc/db';
+import type { LiveProgress } from '@imgsvc/queue';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
@@ -22,4 +23,23 @@ export async function findOwnedRequest(
     throw new HttpProblem(404, 'request_not_found', 'Request not found', `no request ${id}`);
   }
   return found;
+}
+
+/**
+ * A running request's live counts, from Redis. Without them a percentage could only be a guess that might go
+ * backwards, so an unreachable Redis is a 503.
+ */
+export async function liveProgress(context: ApiContext, id: string): Promise<LiveProgress> {
+  try {
+    return await context.progress.read(id);
+  } catch {
+    throw new HttpProblem(
+      503,
+      'progress_unavailable',
+      'Service unavailable',
+      'the progress of running requests is unreachable; try again shortly',
+      {},
+      { 'retry-after': '5' },
+    );
+  }
 }

@@ -1,7 +1,8 @@
+import { isFinished } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { statusView } from '../request-view.js';
-import { findOwnedRequest, requestIdParams } from './owned-request.js';
+import { findOwnedRequest, liveProgress, requestIdParams } from './owned-request.js';
 
 export async function statusRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   app.get<{ Params: { requestId: string } }>(
@@ -11,7 +12,10 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);
-      return reply.header('cache-control', 'no-store').send(statusView(found, context.config.publicBaseUrl));
+      const live = isFinished(found) ? undefined : await liveProgress(context, found._id);
+      return reply
+        .header('cache-control', 'no-store')
+        .send(statusView(found, context.config.publicBaseUrl, live));
     },
   );
 }

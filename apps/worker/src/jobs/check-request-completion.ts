@@ -17,6 +17,7 @@ export async function checkRequestCompletion(job: Job, context: WorkerContext): 
     if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
   }
   await context.imageOutcomes.forget(requestId);
+  await context.progress.forget(requestId);
   const finished = await findRequest(context.db, requestId);
   if (finished?.webhook && finished.status === 'completed') {
     await enqueueWebhook(

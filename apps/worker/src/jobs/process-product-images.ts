@@ -1,21 +1,30 @@
-import { addProductProgress, findProduct, type ImageFailure, recordProductResult } from '@imgsvc/db';
+import { findProduct, type ImageFailure, recordProductResult } from '@imgsvc/db';
 import { productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 import { processImage } from '../image-pipeline.js';
 
 /** process-product-images: every image of one product, then the product's record and the request's progress. */
-export async function processProductImages(job: Job, context: WorkerContext): Promise<string> {
+export async function processProductImages(
+  job: Job,
+  context: WorkerContext,
+  cancel?: AbortSignal,
+): Promise<string> {
   const { requestId, row } = productJobData.parse(job.data);
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
   const product = await findProduct(context.db, requestId, row);
   if (!product) return 'product not found';
-  if (product.done) return 'already recorded';
+  if (product.done) {
+    // Recorded by a run that stopped before counting it: count it now (counting twice is a no-op).
+    const failed = product.errors.length;
+    await context.progress.recordProduct(requestId, row, product.input_urls.length - failed, failed);
+    return 'already recorded';
+  }
 
   // The images of a product are processed together; the fetcher and the encode slots bound the work.
   const outcomes = await Promise.all(
     product.input_urls.map((url) =>
-      context.imageOutcomes.outcome(requestId, url, () => processImage(url, context)),
+      context.imageOutcomes.outcome(requestId, url, () => processImage(url, context, cancel), cancel),
     ),
   );
   const outputUrls: (string | null)[] = [];
@@ -33,10 +42,8 @@ export async function processProductImages(job: Job, context: WorkerContext): Pr
     }
   }
 
-  const firstRecord = await recordProductResult(context.db, requestId, row, { outputUrls, errors });
-  if (firstRecord) {
-    await addProductProgress(context.db, requestId, outputUrls.length - errors.length, errors.length);
-  }
+  await recordProductResult(context.db, requestId, row, { outputUrls, errors });
+  await context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length);
   log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');
   return `${outputUrls.length - errors.length}/${outputUrls.length} images`;
 }

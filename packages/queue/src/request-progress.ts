@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis';
+
+export interface LiveProgress {
+  readonly products_done: number;
+  readonly images_succeeded: number;
+  readonly images_failed: number;
+  /** When the last product was counted; undefined before the first. */
+  readonly updated_at: Date | undefined;
+}
+
+export interface RequestProgress {
+  /**
+   * Counts a finished product once, however many times its job runs: the row joins a set and the counters move
+   * only when it was not there yet, in one atomic step.
+   */
+  recordProduct(requestId: string, row: number, succeeded: number, failed: number): Promise<boolean>;
+  read(requestId: string): Promise<LiveProgress>;
+  /** Drops a finished request's live counters (MongoDB then holds the exact totals). */
+  forget(requestId: string): Promise<void>;
+}
+
+const PROGRESS_TTL_SECONDS = 30 * 24 * 3600;
+
+// KEYS: rows set, counters hash. ARGV: row, succeeded, failed, now (ms), ttl (s).
+const RECORD_PRODUCT = `
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], 'products_done', 1)
+redis.call('HINCRBY', KEYS[2], 'images_succeeded', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'images_failed', ARGV[3])
+redis.call('HSET', KEYS[2], 'updated_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1`;
+
+/**
+ * Live progress in Redis, where increments are atomic. MongoDB-compatible servers such as FerretDB apply
+ * updates as read-modify-write, so many jobs counting into one request document could lose counts.
+ */
+export function requestProgress(redis: Redis): RequestProgress {
+  const rowsKey = (id: string) => `imgsvc:progress-rows:${id}`;
+  const countsKey = (id: string) => `imgsvc:progress:${id}`;
+  return {
+    async recordProduct(requestId, row, succeeded, failed) {
+      const counted = await redis.eval(
+        RECORD_PRODUCT,
+        2,
+        rowsKey(requestId),
+        countsKey(requestId),
+        row,
+        succeeded,
+        failed,
+        Date.now(),
+        PROGRESS_TTL_SECONDS,
+      );
+      return counted === 1;
+    },
+    async read(requestId) {
+      const fields = await redis.hgetall(countsKey(requestId));
+      const number = (name: string) => Number(fields[name] ?? 0);
+      return {
+        products_done: number('products_done'),
+        images_succeeded: number('images_succeeded'),
+        images_failed: number('images_failed'),
+        updated_at: fields.updated_at ? new Date(Number(fields.updated_at)) : undefined,
+      };
+    },
+    async forget(requestId) {
+      await redis.del(rowsKey(requestId), countsKey(requestId));
+    },
+  };
+}
