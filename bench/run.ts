@@ -10,6 +10,7 @@ import { startLocalServices } from '@imgsvc/local-services';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
 import { measureIngestion } from './ingest.js';
+import { benchPhotos, measureRecovery, measureThroughput } from './workers.js';
 
 const { quick } = readBenchSettings();
 
@@ -30,6 +31,11 @@ try {
     join(workDir, 'images'),
   );
   const fetching = await measureFetchOverhead(quick ? 200 : 1000);
+  const connections = { mongoUrl: services.mongoUrl, redisUrl: `${services.redisUrl}/1` };
+  const photos = await benchPhotos(quick ? 24 : 80, 1280, 960);
+  const throughput = [];
+  for (const workers of [1, 2, 3]) throughput.push(await measureThroughput(connections, workers, photos));
+  const recovery = await measureRecovery(connections, photos);
   const formats = await measureFormatSavings(50);
 
   const table: [string, string][] = [
@@ -47,6 +53,14 @@ try {
     [
       'fetch, new connection each: overhead (µs/image)',
       String(fetching.new_connection_overhead_us_per_image),
+    ],
+    ...throughput.map((row): [string, string] => [
+      `pipeline: ${row.workers} worker process${row.workers > 1 ? 'es' : ''} (images/s, ${row.images} x 1.2 MP)`,
+      String(row.images_per_second),
+    ]),
+    [
+      `recovery after SIGKILL (s, ${recovery.jobs_held} jobs held)`,
+      `${recovery.recovery_seconds} (lock ${recovery.lock_ms} ms, stalled check ${recovery.stalled_interval_ms} ms)`,
     ],
     ...formats.map((row): [string, string] => [
       `compression: ${row.format} (${row.images} images, KB in -> out)`,
@@ -66,12 +80,16 @@ try {
     download_seconds: ingest.download_seconds,
     fetch_guard_overhead_us: fetching.overhead_us_per_image,
     fetch_guard_new_connection_overhead_us: fetching.new_connection_overhead_us_per_image,
+    pipeline_images_per_second_by_workers: Object.fromEntries(
+      throughput.map((row) => [row.workers, row.images_per_second]),
+    ),
+    recovery_after_sigkill_seconds: recovery.recovery_seconds,
     bytes_saved_percent: Object.fromEntries(formats.map((row) => [row.format, row.saved_percent])),
   };
   await mkdir('bench/results', { recursive: true });
   await writeFile(
     join('bench/results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), ingest, fetching, formats, summary }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), ingest, fetching, formats, throughput, recovery, summary }, null, 2)}\n`,
   );
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
         maxImagePixels: 50000000,
       },
       upload: { maxUploadBytes: 52428800, maxRows: 100000, maxUrlsPerRow: 20 },
-      jobs: { lockMs: 10000, stalledIntervalMs: 3000, shutdownGraceMs: 15000 },
+      jobs: { lockMs: 6000, stalledIntervalMs: 2000, shutdownGraceMs: 15000 },
       apiKeys: [],
       rateLimit: { max: 600, windowMs: 60000 },
       corsOrigins: [],
