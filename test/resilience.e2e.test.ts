@@ -10,10 +10,11 @@ import {
   startFerretDb,
   startRedisServer,
 } from '@imgsvc/local-services';
+import { createRedisConnection, jobIds, openQueues } from '@imgsvc/queue';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { csvForm } from './support/api.js';
-import { startHttpServer, type TestHttpServer } from './support/http-server.js';
+import { readBody, startHttpServer, type TestHttpServer } from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from './support/programs.js';
@@ -254,6 +255,48 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
     await expectCompleteAndWhole(id);
   }, 120_000);
+
+  it('a request whose coordination fails for good is marked failed with the reason, and its webhook says so', async () => {
+    const received: { type: string; data: { status: string; error_message: string } }[] = [];
+    const receiver = await startHttpServer(async (request, response) => {
+      received.push(JSON.parse(await readBody(request)));
+      response.statusCode = 204;
+      response.end();
+    });
+    const redisClient = createRedisConnection(redis.url, 'producer');
+    const queues = openQueues(redisClient);
+    try {
+      const form = csvForm(`S. No.,Product Name,Input Image Urls\n1,A,${images.url}/photo-0.jpg\n`, {
+        webhook_url: `${receiver.url}/hook`,
+      });
+      const uploaded = await fetch(`${apiUrl}/api/upload`, { method: 'POST', body: form });
+      const { request_id: id } = (await uploaded.json()) as { request_id: string };
+      // Before any worker runs, the coordination job's data is made unusable: it can never succeed.
+      const job = await queues.requests.getJob(jobIds.processImages(id));
+      await job?.updateData({ requestId: id, nextRow: -1 });
+      await startWorker();
+      const failed = await pollUntil(
+        async () => {
+          const current = (await (await fetch(`${apiUrl}/api/status/${id}`)).json()) as Status & {
+            error_message?: string;
+          };
+          return current.status === 'failed' ? current : undefined;
+        },
+        { timeoutMs: 30_000, what: 'request failed' },
+      );
+      expect(failed.completion_percentage).toBe(100);
+      expect(failed.error_message).toMatch(
+        /^process-images failed after \d+ attempts?: invalid process-images job data: nextRow/,
+      );
+      expect((await fetch(`${apiUrl}/api/download/${id}`)).status).toBe(200);
+      const event = await pollUntil(async () => received[0], { timeoutMs: 15_000, what: 'failure webhook' });
+      expect(event).toMatchObject({ type: 'request.failed', data: { status: 'failed' } });
+    } finally {
+      await queues.close();
+      await redisClient.quit();
+      await receiver.close();
+    }
+  }, 60_000);
 
   it('three workers share one request, each image processed once in effect', async () => {
     const three = await Promise.all([startWorker(), startWorker(), startWorker()]);

@@ -3,9 +3,11 @@ import { enqueueWebhook, JOB_NAMES } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from './context.js';
 
-/** True when BullMQ will not try this job again. */
+/** True when BullMQ will not try this job again: out of attempts, or failed as unrecoverable. */
 export function isFinalFailure(job: Job): boolean {
-  return job.attemptsMade >= (job.opts.attempts ?? 1);
+  return (
+    (typeof job.finishedOn === 'number' && job.finishedOn > 0) || job.attemptsMade >= (job.opts.attempts ?? 1)
+  );
 }
 
 /**

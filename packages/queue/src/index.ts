@@ -6,6 +6,7 @@ export {
   jobIds,
   type ProcessImagesData,
   type ProductJobData,
+  parseJobData,
   processImagesData,
   productJobData,
   QUEUE_NAMES,

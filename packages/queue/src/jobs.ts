@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 
 /** Queues, each with its own concurrency: coordination, image work, and callbacks. */
@@ -42,3 +43,18 @@ export const jobIds = {
   completion: (id: string) => `completion.${id}`,
   webhook: (id: string, event: WebhookEvent) => `webhook.${id}.${event.replace('.', '-')}`,
 };
+
+/**
+ * Reads a job's data with its schema. Data that does not fit can never succeed, so the job fails at once
+ * (BullMQ's UnrecoverableError) instead of being retried.
+ */
+export function parseJobData<T>(schema: z.ZodType<T>, data: unknown, jobName: string): T {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UnrecoverableError(
+      `invalid ${jobName} job data: ${issue?.path.join('.') || 'data'} ${issue?.message ?? 'is invalid'}`,
+    );
+  }
+  return parsed.data;
+}

@@ -1,5 +1,5 @@
 import { completeRequest, findRequest, isFinished, tallyProducts } from '@imgsvc/db';
-import { completionJobData, enqueueWebhook } from '@imgsvc/queue';
+import { completionJobData, enqueueWebhook, parseJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 
@@ -8,7 +8,7 @@ import type { WorkerContext } from '../context.js';
  * product documents, marks the request completed, and queues its webhook.
  */
 export async function checkRequestCompletion(job: Job, context: WorkerContext): Promise<string> {
-  const { requestId } = completionJobData.parse(job.data);
+  const { requestId } = parseJobData(completionJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id });
   const request = await findRequest(context.db, requestId);
   if (!request) return 'request not found';

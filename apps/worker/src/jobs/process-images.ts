@@ -3,6 +3,7 @@ import {
   enqueueCompletionCheck,
   JOB_NAMES,
   type ProcessImagesData,
+  parseJobData,
   processImagesData,
   productJobOptions,
 } from '@imgsvc/queue';
@@ -22,7 +23,7 @@ export async function processImages(
   token: string | undefined,
   context: WorkerContext,
 ): Promise<string> {
-  const data: ProcessImagesData = processImagesData.parse(job.data);
+  const data: ProcessImagesData = parseJobData(processImagesData, job.data, job.name);
   const { requestId } = data;
   const log = context.log.child({ request_id: requestId, job_id: job.id });
   const request = await findRequest(context.db, requestId);

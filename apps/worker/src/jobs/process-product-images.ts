@@ -1,5 +1,5 @@
 import { findProduct, type ImageFailure, recordProductResult } from '@imgsvc/db';
-import { productJobData } from '@imgsvc/queue';
+import { parseJobData, productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 import { processImage } from '../image-pipeline.js';
@@ -10,7 +10,7 @@ export async function processProductImages(
   context: WorkerContext,
   cancel?: AbortSignal,
 ): Promise<string> {
-  const { requestId, row } = productJobData.parse(job.data);
+  const { requestId, row } = parseJobData(productJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
   const product = await findProduct(context.db, requestId, row);
   if (!product) return 'product not found';

@@ -1,5 +1,5 @@
 import { countsView, findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
-import { type WebhookEvent, webhookJobData } from '@imgsvc/queue';
+import { parseJobData, type WebhookEvent, webhookJobData } from '@imgsvc/queue';
 import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
@@ -32,7 +32,7 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 
 /** trigger-webhook: one signed delivery attempt; BullMQ retries it with exponential backoff. */
 export async function triggerWebhook(job: Job, context: WorkerContext): Promise<string> {
-  const { requestId, event } = webhookJobData.parse(job.data);
+  const { requestId, event } = parseJobData(webhookJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id });
   const request = await findRequest(context.db, requestId);
   if (!request?.webhook) return 'no webhook';
