@@ -256,6 +256,37 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     await expectCompleteAndWhole(id);
   }, 120_000);
 
+  it('the API stopped with SIGTERM during an upload finishes that upload, then exits 0', async () => {
+    const rows = Array.from(
+      { length: 20_000 },
+      (_, index) => `${index + 1},P${index},${images.url}/photo-${index % 10}.jpg`,
+    );
+    const uploading = fetch(`${apiUrl}/api/upload`, {
+      method: 'POST',
+      body: csvForm(['S. No.,Product Name,Input Image Urls', ...rows].join('\n')),
+    });
+    // Stop once the upload is in the API's hands (its first products are stored).
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(environment().MONGO_URL);
+    try {
+      await pollUntil(
+        async () =>
+          (await client.db().collection('products').countDocuments({}, { limit: 1 })) > 0 ? true : undefined,
+        {
+          timeoutMs: 30_000,
+          intervalMs: 20,
+          what: 'the upload being stored',
+        },
+      );
+    } finally {
+      await client.close();
+    }
+    const exit = api.stop('SIGTERM');
+    const answer = await uploading;
+    expect(answer.status).toBe(202);
+    expect(await exit).toBe(0);
+  }, 60_000);
+
   it('a request whose coordination fails for good is marked failed with the reason, and its webhook says so', async () => {
     const received: { type: string; data: { status: string; error_message: string } }[] = [];
     const receiver = await startHttpServer(async (request, response) => {

@@ -39,6 +39,12 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     },
     log,
   );
+  // While shutting down, answers in flight ask keep-alive clients to close their connections, so that the
+  // server is not held open until the clients' idle timeouts.
+  let draining = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -47,6 +53,7 @@ export async function startApi(config: Config, connections: Connections, log: Lo
   return {
     url,
     async close() {
+      draining = true;
       await app.close();
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
