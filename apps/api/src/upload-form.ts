@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CsvError, type ParsedProductCsv, parseProductCsv } from '@imgsvc/csv';
+import { checkUrlTarget } from '@imgsvc/fetching';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { HttpProblem } from './problem.js';
@@ -36,7 +37,11 @@ function csvProblem(error: CsvError): HttpProblem {
   }
 }
 
-export function checkWebhookUrl(value: string): string {
+/**
+ * A webhook URL must be absolute http(s). One whose host is written as an address the fetch guard refuses is
+ * refused now, with the reason, rather than failing at delivery; host names are checked when delivering.
+ */
+export function checkWebhookUrl(value: string, allowPrivateNetworks: boolean): string {
   const text = value.trim();
   let url: URL | undefined;
   try {
@@ -54,6 +59,16 @@ export function checkWebhookUrl(value: string): string {
       'invalid_webhook_url',
       'Invalid webhook URL',
       'webhook_url must be an absolute http or https URL of at most 2048 characters',
+    );
+  }
+  try {
+    checkUrlTarget(url, { allowPrivateNetworks });
+  } catch (error) {
+    throw new HttpProblem(
+      400,
+      'invalid_webhook_url',
+      'Invalid webhook URL',
+      `webhook_url: ${(error as Error).message}`,
     );
   }
   return url.href;
@@ -136,7 +151,8 @@ export async function readUploadForm(request: FastifyRequest, context: ApiContex
     } else if (part.fieldname === 'webhook_url') {
       try {
         const value = String(part.value ?? '');
-        if (value.trim() !== '') webhookUrl = checkWebhookUrl(value);
+        if (value.trim() !== '')
+          webhookUrl = checkWebhookUrl(value, context.config.fetch.allowPrivateNetworks);
       } catch (error) {
         failure ??= error;
       }

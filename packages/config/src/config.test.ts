@@ -23,7 +23,13 @@ describe('loadConfig', () => {
       rateLimit: { max: 600, windowMs: 60000 },
       corsOrigins: [],
       workerMetricsPort: 9464,
-      webhook: { defaultUrl: undefined, secret: undefined, maxAttempts: 8, backoffMs: 5000 },
+      webhook: {
+        defaultUrl: undefined,
+        secret: undefined,
+        maxAttempts: 8,
+        backoffMs: 5000,
+        timeoutMs: 10000,
+      },
       logLevel: 'info',
     });
     expect(config.storageDir.endsWith('/data/images')).toBe(true);

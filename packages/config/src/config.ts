@@ -50,6 +50,8 @@ export interface Config {
     readonly secret: string | undefined;
     readonly maxAttempts: number;
     readonly backoffMs: number;
+    /** Deadline of one delivery attempt. */
+    readonly timeoutMs: number;
   };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -166,6 +168,7 @@ const environmentSchema = z.object({
   ),
   WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
   WEBHOOK_BACKOFF_MS: integer(1, 86_400_000, 5000),
+  WEBHOOK_TIMEOUT_MS: integer(100, 600_000, 10_000),
   LOG_LEVEL: z.preprocess(
     unset,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -239,6 +242,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       secret: env.WEBHOOK_SECRET,
       maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
       backoffMs: env.WEBHOOK_BACKOFF_MS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     },
     logLevel: env.LOG_LEVEL,
   };

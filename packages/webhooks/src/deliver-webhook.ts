@@ -18,11 +18,21 @@ export interface DeliveryOptions {
 
 export class WebhookDeliveryError extends Error {
   override name = 'WebhookDeliveryError';
+  constructor(
+    message: string,
+    /** True when no later attempt can succeed (a blocked address, a scheme that is not http): stop retrying. */
+    readonly final = false,
+  ) {
+    super(message);
+  }
 }
+
+const FINAL_FETCH_CODES = new Set(['blocked_address', 'unsupported_protocol']);
 
 /** POSTs one signed attempt. Any 2xx is success; redirects are not followed; anything else throws. */
 export async function deliverWebhook(message: WebhookMessage, options: DeliveryOptions): Promise<number> {
   const target = new URL(message.url);
+  const deadline = AbortSignal.timeout(options.timeoutMs);
   try {
     checkUrlTarget(target, options);
     const timestamp = Math.floor(Date.now() / 1000);
@@ -39,7 +49,7 @@ export async function deliverWebhook(message: WebhookMessage, options: DeliveryO
       dispatcher: options.dispatcher,
       headers,
       body: message.body,
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal: deadline,
     });
     await response.body.dump();
     if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -49,11 +59,10 @@ export async function deliverWebhook(message: WebhookMessage, options: DeliveryO
   } catch (error) {
     if (error instanceof WebhookDeliveryError) throw error;
     const known = findFetchError(error);
-    if (known) throw new WebhookDeliveryError(`${known.code}: ${known.message}`);
-    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-      throw new WebhookDeliveryError(`no answer within ${options.timeoutMs} ms`);
-    }
+    if (known)
+      throw new WebhookDeliveryError(`${known.code}: ${known.message}`, FINAL_FETCH_CODES.has(known.code));
+    if (deadline.aborted) throw new WebhookDeliveryError(`no answer within ${options.timeoutMs} ms`);
     const code = (error as { code?: string }).code;
-    throw new WebhookDeliveryError(`the delivery failed${code ? ` (${code})` : ''}`);
+    throw new WebhookDeliveryError(`the receiver could not be reached${code ? ` (${code})` : ''}`);
   }
 }

@@ -1,7 +1,7 @@
 import { countsView, findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
 import { parseJobData, type WebhookEvent, webhookJobData } from '@imgsvc/queue';
 import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
-import type { Job } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 
 /** The same for every attempt of one event, so receivers can drop duplicates. */
@@ -28,8 +28,6 @@ export function webhookPayload(request: RequestDocument, event: WebhookEvent, pu
   });
 }
 
-const DELIVERY_TIMEOUT_MS = 10_000;
-
 /** trigger-webhook: one signed delivery attempt; BullMQ retries it with exponential backoff. */
 export async function triggerWebhook(job: Job, context: WorkerContext): Promise<string> {
   const { requestId, event } = parseJobData(webhookJobData, job.data, job.name);
@@ -51,7 +49,7 @@ export async function triggerWebhook(job: Job, context: WorkerContext): Promise<
       {
         dispatcher: context.webhookDispatcher,
         allowPrivateNetworks: context.config.fetch.allowPrivateNetworks,
-        timeoutMs: DELIVERY_TIMEOUT_MS,
+        timeoutMs: context.config.webhook.timeoutMs,
       },
     );
     await updateWebhookDelivery(context.db, requestId, {
@@ -65,6 +63,8 @@ export async function triggerWebhook(job: Job, context: WorkerContext): Promise<
     const reason = error instanceof WebhookDeliveryError ? error.message : 'delivery failed';
     await updateWebhookDelivery(context.db, requestId, { last_error: reason });
     log.warn({ event, attempt, reason }, 'webhook attempt failed');
+    // No later attempt can reach a blocked address: fail now rather than retry for hours.
+    if (error instanceof WebhookDeliveryError && error.final) throw new UnrecoverableError(reason);
     throw error;
   }
 }
