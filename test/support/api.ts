@@ -34,13 +34,22 @@ export async function startTestApi(
   environment: Record<string, string> = {},
 ): Promise<TestApi> {
   const storageDir = await mkdtemp(join(tmpdir(), 'image-service-api-'));
-  const config = loadConfig({ STORAGE_DIR: storageDir, LOG_LEVEL: 'silent', ...environment });
+  const config = loadConfig({
+    STORAGE_DIR: storageDir,
+    LOG_LEVEL: 'silent',
+    // The API shares this process with the tests, whose own work (building a 100,000-row CSV, thousands of
+    // uploads) would otherwise count against its rate limit and load shedding; tests of those set them.
+    RATE_LIMIT_MAX: '100000000',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...environment,
+  });
+  const logLevel = environment.LOG_LEVEL ?? 'silent';
   const db = await connectDatabase(testMongoUrl(name), 'api-test');
   const redis = createRedisConnection(testRedisUrl(redisDatabase), 'producer');
   const queues = openQueues(redis);
   const app = await buildApp(
     { config, db, redis, queues, progress: requestProgress(redis), store: createImageStore(storageDir) },
-    createLogger('api', 'silent'),
+    createLogger('api', logLevel),
   );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

@@ -23,7 +23,14 @@ export function startProgram(
 ): RunningProgram {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINTS[program]], {
     cwd: ROOT,
-    env: { PATH: readMachineEnvironment().path, NODE_ENV: 'test', LOG_LEVEL: 'info', ...environment },
+    env: {
+      PATH: readMachineEnvironment().path,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      // Many workers run on one machine in tests: each one asks for a metrics port only when a test wants it.
+      WORKER_METRICS_PORT: '0',
+      ...environment,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -2,34 +2,71 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { Logger } from '@imgsvc/logging';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiContext } from './context.js';
 import { apiKeys } from './plugins/api-keys.js';
-import { problemDetails } from './plugins/problem-details.js';
+import { httpSecurity } from './plugins/http-security.js';
+import { loadShedding } from './plugins/load-shedding.js';
+import { apiMetrics } from './plugins/metrics.js';
+import { openApi } from './plugins/openapi.js';
+import { notFound, problemDetails } from './plugins/problem-details.js';
+import { queueDashboard } from './plugins/queue-dashboard.js';
+import { requestRateLimit } from './plugins/request-rate-limit.js';
 import { downloadRoutes } from './routes/download.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
+import { productRoutes } from './routes/products.js';
 import { statusRoutes } from './routes/status.js';
 import { uploadRoutes } from './routes/upload.js';
 
-/** The API: plugins first, then routes grouped by path. Tests build it the same way the program does. */
+/**
+ * The API, as Fastify's reference app lays one out: external plugins first (security headers, CORS, load
+ * shedding, metrics, keys, rate limits, docs), then the application's routes grouped by path. Tests build it
+ * the same way the program does.
+ */
 export async function buildApp(context: ApiContext, log: Logger): Promise<FastifyInstance> {
+  const { config } = context;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     requestIdHeader: 'x-request-id',
+    // A client's own request id is kept (if it is sane), so its logs and ours can be joined.
     genReqId: () => randomUUID(),
     return503OnClosing: true,
   });
-  await app.register(problemDetails);
-  await app.register(multipart, { throwFileSizeLimit: true });
-  await app.register(apiKeys, { keys: context.config.apiKeys });
+  app.addHook('onRequest', async (request) => {
+    if (!/^[\w.:-]{1,128}$/.test(request.id)) (request as { id: string }).id = randomUUID();
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
 
-  await app.register(async (scope) => uploadRoutes(scope, context));
-  await app.register(async (scope) => statusRoutes(scope, context));
-  await app.register(async (scope) => downloadRoutes(scope, context));
-  await app.register(async (scope) => imageRoutes(scope, context));
-  await app.register(async (scope) => healthRoutes(scope, context));
+  await app.register(problemDetails);
+  await app.register(httpSecurity, { corsOrigins: config.corsOrigins });
+  await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
+  await app.register(apiMetrics);
+  await app.register(apiKeys, { keys: config.apiKeys });
+  await app.register(requestRateLimit, {
+    max: config.rateLimit.max,
+    windowMs: config.rateLimit.windowMs,
+    redis: context.redis,
+  });
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFound);
+  await app.register(openApi, { publicBaseUrl: config.publicBaseUrl, withKeys: config.apiKeys.length > 0 });
+  await app.register(multipart, { throwFileSizeLimit: true });
+
+  // The application's routes validate and serialise with zod; the dashboard keeps Fastify's own compilers.
+  await app.register(async (routes) => {
+    routes.setValidatorCompiler(validatorCompiler);
+    routes.setSerializerCompiler(serializerCompiler);
+    await routes.register(async (scope) => uploadRoutes(scope, context));
+    await routes.register(async (scope) => statusRoutes(scope, context));
+    await routes.register(async (scope) => eventRoutes(scope, context));
+    await routes.register(async (scope) => downloadRoutes(scope, context));
+    await routes.register(async (scope) => productRoutes(scope, context));
+    await routes.register(async (scope) => imageRoutes(scope, context));
+    await routes.register(async (scope) => healthRoutes(scope, context));
+  });
+  await app.register(async (scope) => queueDashboard(scope, { queues: context.queues }));
   return app;
 }

@@ -16,6 +16,10 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export async function startApi(config: Config, connections: Connections, log: Logger): Promise<RunningApi> {
   if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
     throw new Error('NODE_ENV=production needs API_KEYS: refusing to serve an open API');
@@ -45,10 +49,19 @@ export async function startApi(config: Config, connections: Connections, log: Lo
   app.addHook('onSend', async (_request, reply) => {
     if (draining) reply.header('connection', 'close');
   });
-  await app.listen({ port: config.port, host: config.host });
+  // Without keys anyone who can reach the API can use it: outside production it then listens on loopback only.
+  const open = config.apiKeys.length === 0;
+  const host = open && !isLoopback(config.host) ? '127.0.0.1' : config.host;
+  if (open) {
+    log.warn(
+      { requested_host: config.host, host },
+      'API_KEYS is not set: the API is open to anyone who can reach it, so it listens on loopback only',
+    );
+  }
+  await app.listen({ port: config.port, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url, public_base_url: config.publicBaseUrl, api_keys: config.apiKeys.length }, 'API listening');
   return {
     url,

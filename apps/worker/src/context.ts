@@ -5,6 +5,7 @@ import type { Logger } from '@imgsvc/logging';
 import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Dispatcher } from 'undici';
+import type { WorkerMetrics } from './metrics.js';
 import type { RequestImageOutcomes } from './request-image-outcomes.js';
 
 /** What every job processor is given; built once by the worker process from real connections. */
@@ -20,5 +21,6 @@ export interface WorkerContext {
   readonly imageOutcomes: RequestImageOutcomes;
   /** Guarded connection pool for webhook deliveries. */
   readonly webhookDispatcher: Dispatcher;
+  readonly metrics: WorkerMetrics;
   readonly log: Logger;
 }

@@ -20,23 +20,29 @@ export async function processImage(
   context: WorkerContext,
   cancel?: AbortSignal,
 ): Promise<ImageOutcome> {
-  const { config, fetcher, store, encodeSlots } = context;
+  const { config, fetcher, store, encodeSlots, metrics } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
+  const timer = metrics.imageSeconds.startTimer();
   try {
     const { bytes } = await fetcher.fetchImage(url, cancel);
+    metrics.imageBytes.inc({ direction: 'in' }, bytes.length);
     const plan = await planCompression(bytes, policy);
     const key = contentKey(
       [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `format=${plan.output}`, bytes],
       FILE_EXTENSIONS[plan.output],
     );
-    if (!(await store.has(key))) {
+    const reused = await store.has(key);
+    if (!reused) {
       // Downloads wait on the network; encoding waits on a CPU core.
       const image = await encodeSlots.run(() => encodeImage(bytes, plan, policy));
       await store.put(key, image.data);
+      metrics.imageBytes.inc({ direction: 'out' }, image.data.length);
     }
+    timer({ outcome: reused ? 'reused' : 'stored' });
     return { ok: true, outputUrl: `${config.publicBaseUrl}/images/${key}` };
   } catch (error) {
     if (error instanceof FetchError || error instanceof ImageError) {
+      timer({ outcome: 'failed' });
       return { ok: false, failure: { url, code: error.code, message: error.message } };
     }
     throw error;

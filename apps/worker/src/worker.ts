@@ -15,6 +15,7 @@ import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
+import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
 import { createRequestImageOutcomes } from './request-image-outcomes.js';
 
 export interface Connections {
@@ -58,6 +59,7 @@ export async function startWorker(
     connectTimeoutMs: 10_000,
     connectionsPerOrigin: 4,
   });
+  const metrics = createWorkerMetrics(queues);
   const context: WorkerContext = {
     config,
     db,
@@ -68,6 +70,7 @@ export async function startWorker(
     encodeSlots: new Semaphore(availableParallelism()),
     imageOutcomes: createRequestImageOutcomes(redis, config.jobs.lockMs),
     webhookDispatcher,
+    metrics,
     log,
   };
 
@@ -102,8 +105,12 @@ export async function startWorker(
     ),
   ];
   for (const worker of workers) {
+    worker.on('completed', (job) => {
+      metrics.jobs.inc({ queue: worker.name, name: job.name, outcome: 'completed' });
+    });
     worker.on('failed', (job, error) => {
       if (!job) return;
+      metrics.jobs.inc({ queue: worker.name, name: job.name, outcome: 'failed' });
       const jobLog = log.child({ request_id: job.data?.requestId, job_id: job.id, job: job.name });
       if (!isFinalFailure(job)) {
         jobLog.warn({ attempt: job.attemptsMade, reason: error.message }, 'job attempt failed; will retry');
@@ -116,6 +123,7 @@ export async function startWorker(
     worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  const metricsServer = await serveWorkerMetrics(metrics, config.host, config.workerMetricsPort, log);
   log.info(
     { concurrency: config.workerConcurrency, storage: config.storageDir, queues: Object.values(QUEUE_NAMES) },
     'worker ready',
@@ -134,6 +142,7 @@ export async function startWorker(
         for (const worker of workers) worker.cancelAllJobs('worker shutting down');
         await closing;
       }
+      metricsServer?.close();
       await queues.close();
       await Promise.allSettled([fetcher.close(), webhookDispatcher.close()]);
       await redis.quit().catch(() => redis.disconnect());

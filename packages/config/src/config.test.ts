@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       jobs: { lockMs: 6000, stalledIntervalMs: 2000, shutdownGraceMs: 15000 },
       apiKeys: [],
       rateLimit: { max: 600, windowMs: 60000 },
+      maxEventLoopDelayMs: 1000,
       corsOrigins: [],
       workerMetricsPort: 9464,
       webhook: {

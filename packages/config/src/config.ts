@@ -43,6 +43,8 @@ export interface Config {
   };
   readonly apiKeys: readonly string[];
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** Event-loop delay past which the API sheds load with 503 (0 turns shedding off). */
+  readonly maxEventLoopDelayMs: number;
   readonly corsOrigins: readonly string[];
   readonly workerMetricsPort: number;
   readonly webhook: {
@@ -155,6 +157,7 @@ const environmentSchema = z.object({
   API_KEYS: list,
   RATE_LIMIT_MAX: integer(1, 1_000_000_000, 600),
   RATE_LIMIT_WINDOW_MS: integer(1, 86_400_000, 60_000),
+  MAX_EVENT_LOOP_DELAY_MS: integer(0, 600_000, 1000),
   CORS_ORIGINS: list,
   WORKER_METRICS_PORT: integer(0, 65535, 9464),
   WEBHOOK_URL: z.preprocess(unset, httpUrl.optional()),
@@ -235,6 +238,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     apiKeys: env.API_KEYS,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
     corsOrigins: env.CORS_ORIGINS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
     webhook: {

@@ -26,6 +26,7 @@ export {
 export {
   findProduct,
   type ProductResult,
+  productsByRows,
   productsInOrder,
   recordProductResult,
   tallyProducts,

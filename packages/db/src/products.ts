@@ -81,3 +81,16 @@ async function closeUnfinishedProducts(db: Database, requestId: string, now: Dat
     );
   }
 }
+
+/**
+ * The products of the given rows, in row order, each read by its id: point reads that every MongoDB-compatible
+ * server answers from its primary key (FerretDB on SQLite would scan the collection for a range query).
+ */
+export async function productsByRows(
+  db: Database,
+  requestId: string,
+  rows: readonly number[],
+): Promise<ProductDocument[]> {
+  const found = await Promise.all(rows.map((row) => db.products.findOne({ _id: productId(requestId, row) })));
+  return found.filter((product): product is ProductDocument => product !== null);
+}

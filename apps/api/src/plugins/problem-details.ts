@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from '@imgsvc/db';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
@@ -89,13 +89,15 @@ export const problemDetails = fp(async (app: FastifyInstance) => {
       .type(PROBLEM_CONTENT_TYPE)
       .send(problemBody(problem, request.url));
   });
-  app.setNotFoundHandler((request, reply) => {
-    const problem = new HttpProblem(
-      404,
-      'not_found',
-      'Not found',
-      `no route for ${request.method} ${request.url}`,
-    );
-    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.url));
-  });
 });
+
+/** The 404 answer for unknown routes, in the same shape (registered after the rate limit, which guards it). */
+export async function notFound(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const problem = new HttpProblem(
+    404,
+    'not_found',
+    'Not found',
+    `no route for ${request.method} ${request.url}`,
+  );
+  return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.url));
+}

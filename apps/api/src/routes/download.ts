@@ -1,9 +1,12 @@
 import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
 import { completionPercentage, isFinished, type ProductDocument, productsInOrder } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
-import { findOwnedRequest, liveProgress, requestIdParams } from './owned-request.js';
+import { problems, requestIdParams } from '../schemas.js';
+import { findOwnedRequest, liveProgress } from './owned-request.js';
 
 async function* asResultProducts(products: AsyncIterable<ProductDocument>): AsyncIterable<ResultProduct> {
   for await (const product of products) {
@@ -21,10 +24,21 @@ async function* asResultProducts(products: AsyncIterable<ProductDocument>): Asyn
 }
 
 export async function downloadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
-  app.get<{ Params: { requestId: string } }>(
+  app.withTypeProvider<ZodTypeProvider>().get(
     '/api/download/:requestId',
     {
-      schema: { params: requestIdParams },
+      schema: {
+        tags: ['requests'],
+        summary: 'The result CSV of a finished request',
+        description:
+          'The input columns in input order, then `Output Image Urls` (one entry per input URL, empty where that image failed) and `Errors` (`url: code (reason)`). Streamed. 409 while the request is still running.',
+        params: requestIdParams,
+        produces: ['text/csv'],
+        response: {
+          200: z.unknown().describe('The result CSV (text/csv), streamed.'),
+          ...problems(401, 404, 409, 429, 503),
+        },
+      },
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);

@@ -1,14 +1,31 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
+import { problems } from '../schemas.js';
 
 /** Stored outputs: named by content, so they never change and may be cached for a year. */
 export async function imageRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
-  app.get<{ Params: { key: string } }>(
+  app.withTypeProvider<ZodTypeProvider>().get(
     '/images/:key',
     {
       schema: {
-        params: { type: 'object', properties: { key: { type: 'string', maxLength: 80 } }, required: ['key'] },
+        tags: ['images'],
+        summary: 'A processed image',
+        description: 'Named by content: it never changes, so it may be cached for a year.',
+        params: z.object({
+          key: z
+            .string()
+            .max(80)
+            .meta({ example: '9c93b0870b465218f159c7e41680cdf926935282d145fe450e01ce9d8ea866ae.jpg' }),
+        }),
+        produces: ['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif'],
+        response: {
+          200: z.unknown().describe('The image, with its content type.'),
+          304: z.unknown().describe('Not modified (If-None-Match matched the ETag).'),
+          ...problems(404, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -19,10 +36,12 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
       reply
         .header('cache-control', 'public, max-age=31536000, immutable')
         .header('etag', etag)
-        .header('x-content-type-options', 'nosniff');
+        .header('x-content-type-options', 'nosniff')
+        // Shops embed these images on their own sites.
+        .header('cross-origin-resource-policy', 'cross-origin');
       if (request.headers['if-none-match'] === etag) {
         image.stream.destroy();
-        return reply.code(304).send();
+        return reply.code(304).send(undefined);
       }
       return reply.type(image.contentType).header('content-length', image.size).send(image.stream);
     },

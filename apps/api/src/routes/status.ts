@@ -1,14 +1,23 @@
 import { isFinished } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { statusView } from '../request-view.js';
-import { findOwnedRequest, liveProgress, requestIdParams } from './owned-request.js';
+import { problems, requestIdParams, requestStatus } from '../schemas.js';
+import { findOwnedRequest, liveProgress } from './owned-request.js';
 
 export async function statusRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
-  app.get<{ Params: { requestId: string } }>(
+  app.withTypeProvider<ZodTypeProvider>().get(
     '/api/status/:requestId',
     {
-      schema: { params: requestIdParams },
+      schema: {
+        tags: ['requests'],
+        summary: 'Status and progress of a request',
+        description:
+          '`completion_percentage` only rises and is 100 exactly when the request is finished (`completed` or `failed`).',
+        params: requestIdParams,
+        response: { 200: requestStatus, ...problems(401, 404, 429, 503) },
+      },
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);

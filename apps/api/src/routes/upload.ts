@@ -10,10 +10,12 @@ import {
 } from '@imgsvc/db';
 import { enqueueProcessImages } from '@imgsvc/queue';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { idempotencyScope } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
 import { requestLinks } from '../request-view.js';
+import { problems, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
 
 /** The answer an earlier upload with the same Idempotency-Key got, or why this one cannot have it. */
@@ -51,59 +53,72 @@ async function replay(
 }
 
 export async function uploadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
-  app.post('/api/upload', async (request, reply) => {
-    const scope = idempotencyScope(request);
-    const form = await readUploadForm(request, context);
-    if (scope) {
-      const earlier = await findIdempotencyClaim(context.db, scope);
-      if (earlier) return replay(context, reply, earlier, form.fingerprint);
-    }
-
-    const id = randomUUID();
-    await insertRequestWithProducts(context.db, {
-      id,
-      owner: request.owner,
-      columns: form.csv.columns,
-      products: form.csv.products,
-      imageCount: form.csv.imageCount,
-      webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
-    });
-    if (scope) {
-      const claim = await claimIdempotencyKey(context.db, {
-        scope,
-        requestId: id,
-        fingerprint: form.fingerprint,
-      });
-      if (claim !== 'claimed') {
-        // Another upload with this key won the race: ours is withdrawn and the winner's answer given.
-        await deleteRequest(context.db, id);
-        return replay(context, reply, claim, form.fingerprint);
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/upload',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Upload a product CSV',
+        description:
+          'Answers 202 at once with the request id; the images are processed in the background. The whole file is checked first: any problem is a 4xx listing them (line, column, message), and nothing is stored.',
+        consumes: ['multipart/form-data'],
+        response: { 202: uploadAccepted, ...problems(400, 401, 409, 413, 415, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const scope = idempotencyScope(request);
+      const form = await readUploadForm(request, context);
+      if (scope) {
+        const earlier = await findIdempotencyClaim(context.db, scope);
+        if (earlier) return replay(context, reply, earlier, form.fingerprint);
       }
-    }
-    try {
-      await enqueueProcessImages(context.queues, id);
-    } catch (error) {
-      // Without its job the request would wait forever: take it back and say so.
-      await deleteRequest(context.db, id).catch(() => {});
-      if (scope) await releaseIdempotencyClaim(context.db, scope, id).catch(() => {});
-      request.log.error({ err: error, request_id: id }, 'could not queue the request');
-      throw new HttpProblem(
-        503,
-        'queue_unavailable',
-        'Service unavailable',
-        'the job queue is unreachable; try again shortly',
-        {},
-        { 'retry-after': '5' },
+
+      const id = randomUUID();
+      await insertRequestWithProducts(context.db, {
+        id,
+        owner: request.owner,
+        columns: form.csv.columns,
+        products: form.csv.products,
+        imageCount: form.csv.imageCount,
+        webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
+      });
+      if (scope) {
+        const claim = await claimIdempotencyKey(context.db, {
+          scope,
+          requestId: id,
+          fingerprint: form.fingerprint,
+        });
+        if (claim !== 'claimed') {
+          // Another upload with this key won the race: ours is withdrawn and the winner's answer given.
+          await deleteRequest(context.db, id);
+          return replay(context, reply, claim, form.fingerprint);
+        }
+      }
+      try {
+        await enqueueProcessImages(context.queues, id);
+      } catch (error) {
+        // Without its job the request would wait forever: take it back and say so.
+        await deleteRequest(context.db, id).catch(() => {});
+        if (scope) await releaseIdempotencyClaim(context.db, scope, id).catch(() => {});
+        request.log.error({ err: error, request_id: id }, 'could not queue the request');
+        throw new HttpProblem(
+          503,
+          'queue_unavailable',
+          'Service unavailable',
+          'the job queue is unreachable; try again shortly',
+          {},
+          { 'retry-after': '5' },
+        );
+      }
+      request.log.info(
+        { request_id: id, products: form.csv.products.length, images: form.csv.imageCount },
+        'request accepted',
       );
-    }
-    request.log.info(
-      { request_id: id, products: form.csv.products.length, images: form.csv.imageCount },
-      'request accepted',
-    );
-    const links = requestLinks(context.config.publicBaseUrl, id);
-    return reply
-      .code(202)
-      .header('location', links.status_url)
-      .send({ request_id: id, status: 'pending', ...links });
-  });
+      const links = requestLinks(context.config.publicBaseUrl, id);
+      return reply
+        .code(202)
+        .header('location', links.status_url)
+        .send({ request_id: id, status: 'pending', ...links });
+    },
+  );
 }

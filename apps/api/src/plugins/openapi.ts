@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { OpenAPIV3_1 } from 'openapi-types';
+
+/**
+ * The upload's body is multipart, read as a stream by the route rather than validated by a schema; its
+ * description is added to the generated document here.
+ */
+function describeUpload(document: OpenAPIV3_1.Document): OpenAPIV3_1.Document {
+  const upload = document.paths?.['/api/upload']?.post;
+  if (upload) {
+    upload.parameters = [
+      ...(upload.parameters ?? []),
+      {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Up to 255 visible ASCII characters. The same key with the same file within 24 hours returns the first answer (with `Idempotent-Replayed: true`); with another file, 422.',
+        schema: { type: 'string', maxLength: 255 },
+        example: 'catalogue-2026-11-25',
+      },
+    ];
+    upload.requestBody = {
+      required: true,
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file'],
+            properties: {
+              file: {
+                type: 'string',
+                format: 'binary',
+                description:
+                  'The CSV: `S. No.,Product Name,Input Image Urls`, UTF-8, URLs separated by commas.',
+              },
+              webhook_url: {
+                type: 'string',
+                format: 'uri',
+                description: 'Called with a signed `request.completed` or `request.failed` event.',
+              },
+            },
+          },
+          example: { file: '(products.csv)', webhook_url: 'https://shop.example.com/hooks/images' },
+        },
+      },
+    };
+  }
+  return document;
+}
+
+/** The OpenAPI 3.1 document at /openapi.json, generated from the route schemas, and a reference at /docs. */
+export const openApi = fp(
+  async (app: FastifyInstance, options: { publicBaseUrl: string; withKeys: boolean }) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Image processing service',
+          version: '0.1.0',
+          description:
+            'Upload a CSV of products and image URLs; every image is downloaded, compressed at quality 50 and stored. Poll the status, download the result CSV, or be called back by webhook. Errors are RFC 9457 problem+json.',
+        },
+        servers: [{ url: options.publicBaseUrl }],
+        components: {
+          securitySchemes: {
+            apiKey: { type: 'http', scheme: 'bearer', description: 'One of the API_KEYS.' },
+          },
+        },
+        ...(options.withKeys ? { security: [{ apiKey: [] }] } : {}),
+        tags: [
+          { name: 'requests', description: 'Upload, follow and download processing requests' },
+          { name: 'images', description: 'Processed images' },
+          { name: 'operations', description: 'Health and metrics' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: (input) => describeUpload(jsonSchemaTransformObject(input) as OpenAPIV3_1.Document),
+    });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  },
+);

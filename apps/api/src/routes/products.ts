@@ -1,0 +1,63 @@
+import { productsByRows } from '@imgsvc/db';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ApiContext } from '../context.js';
+import { HttpProblem } from '../problem.js';
+import { problems, productsPage, productsQuery, requestIdParams } from '../schemas.js';
+import { findOwnedRequest } from './owned-request.js';
+
+/** The cursor is the last row of the previous page, so pages never skip or repeat a product. */
+function rowAfter(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  if (!/^\d{1,9}$/.test(cursor)) {
+    throw new HttpProblem(
+      400,
+      'invalid_cursor',
+      'Invalid cursor',
+      'pass the next_cursor of the previous page',
+    );
+  }
+  return Number(cursor);
+}
+
+export async function productRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/api/requests/:requestId/products',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: "A request's products, page by page",
+        description:
+          'Each product with its input URLs, output URLs and per-image errors, in CSV order. Follow `next_cursor` until it is null.',
+        params: requestIdParams,
+        querystring: productsQuery,
+        response: { 200: productsPage, ...problems(400, 401, 404, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const found = await findOwnedRequest(context, request, request.params.requestId);
+      const after = rowAfter(request.query.cursor);
+      const last = Math.min(found.totals.products, after + request.query.limit);
+      const rows = Array.from({ length: Math.max(0, last - after) }, (_, index) => after + index + 1);
+      const products = await productsByRows(context.db, found._id, rows);
+      return reply.header('cache-control', 'no-store').send({
+        request_id: found._id,
+        products: products.map((product) => ({
+          row: product.row,
+          serial_number: product.serial_number,
+          product_name: product.product_name,
+          done: product.done,
+          images: product.input_urls.map((url, index) => {
+            const error = product.errors.find((failure) => failure.url === url);
+            return {
+              input_url: url,
+              output_url: product.output_urls[index] ?? null,
+              error: error ? { code: error.code, message: error.message } : null,
+            };
+          }),
+        })),
+        next_cursor: last < found.totals.products ? String(last) : null,
+      });
+    },
+  );
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+
+/**
+ * The API's bodies as zod schemas: they validate requests, serialise answers and generate the OpenAPI
+ * document (registered by id, so the document refers to each once).
+ */
+
+const EXAMPLE_ID = '5f408e93-f5fd-410e-b593-4b0e21c39b0a';
+const BASE = 'https://images.example.com';
+
+export const requestIdParams = z.object({
+  requestId: z
+    .string()
+    .max(64)
+    .describe('The request id returned by the upload (a UUID v4).')
+    .meta({ example: EXAMPLE_ID }),
+});
+
+export const uploadAccepted = z
+  .object({
+    request_id: z.uuid(),
+    status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
+    status_url: z.url(),
+    download_url: z.url(),
+  })
+  .meta({
+    id: 'UploadAccepted',
+    example: {
+      request_id: EXAMPLE_ID,
+      status: 'pending',
+      status_url: `${BASE}/api/status/${EXAMPLE_ID}`,
+      download_url: `${BASE}/api/download/${EXAMPLE_ID}`,
+    },
+  });
+
+export const counts = z
+  .object({
+    products: z.number().int(),
+    products_done: z.number().int(),
+    images: z.number().int(),
+    images_succeeded: z.number().int(),
+    images_failed: z.number().int(),
+  })
+  .meta({ id: 'Counts' });
+
+export const webhookDelivery = z
+  .object({
+    url: z.string(),
+    state: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    delivered_at: z.string().nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const requestStatus = z
+  .object({
+    request_id: z.uuid(),
+    status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
+    completion_percentage: z.number().min(0).max(100),
+    created_at: z.string(),
+    updated_at: z.string(),
+    finished_at: z.string().optional(),
+    counts,
+    webhook: webhookDelivery.optional(),
+    error_message: z.string().optional(),
+    status_url: z.string(),
+    download_url: z.string(),
+  })
+  .meta({
+    id: 'RequestStatus',
+    example: {
+      request_id: EXAMPLE_ID,
+      status: 'in_progress',
+      completion_percentage: 42.5,
+      created_at: '2026-11-25T15:53:21.865Z',
+      updated_at: '2026-11-25T15:53:24.190Z',
+      counts: { products: 40, products_done: 17, images: 95, images_succeeded: 39, images_failed: 1 },
+      webhook: {
+        url: 'https://shop.example.com/hooks/images',
+        state: 'pending',
+        attempts: 0,
+        last_error: null,
+        delivered_at: null,
+      },
+      status_url: `${BASE}/api/status/${EXAMPLE_ID}`,
+      download_url: `${BASE}/api/download/${EXAMPLE_ID}`,
+    },
+  });
+
+export const problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    code: z.string(),
+    errors: z
+      .array(
+        z.object({
+          line: z.number().int().optional(),
+          column: z.string().optional(),
+          field: z.string().optional(),
+          message: z.string(),
+        }),
+      )
+      .optional(),
+    total_errors: z.number().int().optional(),
+  })
+  .loose()
+  .meta({
+    id: 'Problem',
+    description: 'RFC 9457 problem details; `code` is stable, `errors` lists row or field problems.',
+    example: {
+      type: 'urn:image-service:problem:csv_invalid_rows',
+      title: 'Invalid CSV rows',
+      status: 422,
+      detail: '1 problem in the rows; nothing was stored',
+      instance: '/api/upload',
+      code: 'csv_invalid_rows',
+      errors: [{ line: 3, column: 'S. No.', message: '"x" is not a positive whole number' }],
+      total_errors: 1,
+    },
+  });
+
+export const productsQuery = z.object({
+  cursor: z
+    .string()
+    .max(20)
+    .optional()
+    .describe('The `next_cursor` of the previous page; omit for the first page.'),
+  limit: z.coerce.number().int().min(1).max(500).default(100).describe('Products per page (1–500).'),
+});
+
+export const productDetails = z
+  .object({
+    row: z.number().int(),
+    serial_number: z.number().int(),
+    product_name: z.string(),
+    done: z.boolean(),
+    images: z.array(
+      z.object({
+        input_url: z.string(),
+        output_url: z.string().nullable(),
+        error: z.object({ code: z.string(), message: z.string() }).nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'ProductDetails' });
+
+export const productsPage = z
+  .object({
+    request_id: z.uuid(),
+    products: z.array(productDetails),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({
+    id: 'ProductsPage',
+    example: {
+      request_id: EXAMPLE_ID,
+      products: [
+        {
+          row: 1,
+          serial_number: 1,
+          product_name: 'SKU1',
+          done: true,
+          images: [
+            {
+              input_url: 'https://cdn.example.com/a.jpg',
+              output_url: `${BASE}/images/9c93b087….jpg`,
+              error: null,
+            },
+            {
+              input_url: 'https://cdn.example.com/b.jpg',
+              output_url: null,
+              error: { code: 'http_404', message: 'the server answered 404' },
+            },
+          ],
+        },
+      ],
+      next_cursor: '1',
+    },
+  });
+
+export const liveness = z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } });
+export const readiness = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z.object({ mongodb: z.string(), redis: z.string() }),
+  })
+  .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } } });
+
+/** Problem answers by status, for a route's `response` schema. */
+export function problems(...statuses: number[]): Record<number, typeof problem> {
+  return Object.fromEntries(statuses.map((status) => [status, problem]));
+}
