@@ -1,95 +1,193 @@
 /**
- * `npm run bench`: measurements in one run, against servers it starts itself. `BENCH_QUICK=1` runs a short
- * version. Prints a table, writes bench/results/<date>.json, and ends with one JSON line.
+ * `npm run bench`: the pipeline against its limit (sharp alone) and the seed's stack (Pillow), plus ingestion,
+ * status load, repeats, scale-out and recovery, all measured in one run on servers it starts itself.
+ * `BENCH_QUICK=1` runs a short version with the same keys. Prints a table, writes bench/results/<date>.json,
+ * and ends with one JSON line.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
+import { benchImageSet } from './image-set.js';
 import { measureIngestion } from './ingest.js';
-import { benchPhotos, measureRecovery, measureThroughput } from './workers.js';
+import { measureSharpLimit } from './limit.js';
+import { ensurePillow, measurePillow, type PillowResult } from './peer-pillow.js';
+import { measureStatusLoad } from './status-load.js';
+import { measureRecovery, measureThroughput, type ThroughputResult } from './workers.js';
 
+const QUALITY = 50;
 const { quick } = readBenchSettings();
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
 const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
 const services = await startLocalServices({
   dataDir: join(workDir, 'services'),
   persistent: false,
   machine: readMachineEnvironment(),
-  log: (message) => process.stderr.write(`[services] ${message}\n`),
+  log,
 });
-process.stderr.write(`[services] MongoDB: ${services.mongo}\n[services] Redis: ${services.redis}\n`);
+log(`MongoDB: ${services.mongo}`);
+log(`Redis: ${services.redis}`);
+let redisDatabase = 0;
+const connections = () => ({
+  mongoUrl: services.mongoUrl,
+  redisUrl: `${services.redisUrl}/${++redisDatabase}`,
+});
 
 try {
-  const rows = quick ? 10_000 : 100_000;
-  const ingest = await measureIngestion(
-    rows,
-    { mongoUrl: `${services.mongoUrl}/bench_ingest`, redisUrl: `${services.redisUrl}/0` },
-    join(workDir, 'images'),
-  );
-  const fetching = await measureFetchOverhead(quick ? 200 : 1000);
-  const connections = { mongoUrl: services.mongoUrl, redisUrl: `${services.redisUrl}/1` };
-  const photos = await benchPhotos(quick ? 24 : 80, 1280, 960);
-  const throughput = [];
-  for (const workers of [1, 2, 3]) throughput.push(await measureThroughput(connections, workers, photos));
-  const recovery = await measureRecovery(connections, photos);
-  const formats = await measureFormatSavings(50);
+  log('generating the image set');
+  const images = await benchImageSet(quick ? 24 : 100, quick ? 6 : 20);
+  const megapixels = images.reduce((sum, image) => sum + image.megapixels, 0) / images.length;
 
-  const table: [string, string][] = [
-    ['ingestion: rows', String(ingest.rows)],
-    ['ingestion: CSV size (MB)', String(ingest.csv_mb)],
-    ['ingestion: upload time (s)', String(ingest.upload_seconds)],
-    ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
-    ['ingestion: result download time (s)', String(ingest.download_seconds)],
-    ['ingestion: result size (MB)', String(ingest.download_mb)],
-    [`fetch: plain undici GET (ms/image, ${fetching.image_kb} KB)`, String(fetching.plain_ms_per_image)],
-    ['fetch: guarded fetcher (ms/image)', String(fetching.guarded_ms_per_image)],
-    ['fetch: guard and limits overhead (µs/image)', String(fetching.overhead_us_per_image)],
-    ['fetch, new connection each: plain (ms/image)', String(fetching.plain_new_connection_ms_per_image)],
-    ['fetch, new connection each: guarded (ms/image)', String(fetching.guarded_new_connection_ms_per_image)],
-    [
-      'fetch, new connection each: overhead (µs/image)',
-      String(fetching.new_connection_overhead_us_per_image),
-    ],
-    ...throughput.map((row): [string, string] => [
-      `pipeline: ${row.workers} worker process${row.workers > 1 ? 'es' : ''} (images/s, ${row.images} x 1.2 MP)`,
-      String(row.images_per_second),
-    ]),
-    [
-      `recovery after SIGKILL (s, ${recovery.jobs_held} jobs held)`,
-      `${recovery.recovery_seconds} (lock ${recovery.lock_ms} ms, stalled check ${recovery.stalled_interval_ms} ms)`,
-    ],
-    ...formats.map((row): [string, string] => [
-      `compression: ${row.format} (${row.images} images, KB in -> out)`,
-      `${row.input_kb} -> ${row.output_kb} (${row.saved_percent}% saved)`,
-    ]),
-  ];
-  process.stdout.write(`${'measure'.padEnd(52)} value\n`);
-  for (const [name, value] of table) process.stdout.write(`${name.padEnd(52)} ${value}\n`);
+  log('limit: sharp alone');
+  const limit = await measureSharpLimit(images, QUALITY);
+
+  log('peer: Pillow');
+  const pillowVersion = await ensurePillow(log);
+  let pillow: { defaults: PillowResult; matched: PillowResult } | undefined;
+  if (pillowVersion) {
+    pillow = {
+      defaults: await measurePillow(images, QUALITY, 'defaults'),
+      matched: await measurePillow(images, QUALITY, 'matched'),
+    };
+  } else {
+    log('Pillow could not be had (python3-pil): the peer comparison is skipped');
+  }
+
+  log('pipeline: one worker, then the same CSV again');
+  const pipeline = await measureThroughput(connections(), 1, images);
+  const scaleOut: ThroughputResult[] = [pipeline];
+  if (!quick) {
+    for (const workers of [2, 3]) {
+      log(`pipeline: ${workers} workers`);
+      scaleOut.push(await measureThroughput(connections(), workers, images));
+    }
+  }
+  const recovery = quick ? undefined : await measureRecovery(connections(), images);
+
+  log('status under load');
+  const status = await measureStatusLoad(connections(), quick ? 2 : 5);
+
+  log('ingestion');
+  const ingest = await measureIngestion(
+    quick ? 10_000 : 100_000,
+    connections(),
+    join(workDir, 'ingest-images'),
+  );
+
+  log('fetch guard and formats');
+  const fetching = await measureFetchOverhead(quick ? 200 : 1000);
+  const formats = await measureFormatSavings(QUALITY);
+
   const summary = {
     quick,
-    mongo: services.mongo.split(' (')[0],
+    cores: availableParallelism(),
+    images: images.length,
+    average_megapixels: Math.round(megapixels * 100) / 100,
+    pipeline_images_per_second: pipeline.images_per_second,
+    sharp_images_per_second: limit.images_per_second,
+    pillow_images_per_second: pillow?.matched.images_per_second ?? null,
+    pipeline_vs_sharp: ratio(pipeline.images_per_second, limit.images_per_second),
+    pipeline_vs_pillow: pillow ? ratio(pipeline.images_per_second, pillow.matched.images_per_second) : null,
+    pipeline_vs_pillow_defaults: pillow
+      ? ratio(pipeline.images_per_second, pillow.defaults.images_per_second)
+      : null,
+    repeat_vs_first: ratio(pipeline.repeat.images_per_second, pipeline.images_per_second),
+    status_vs_bare: ratio(status.status.requests_per_second, status.bare.requests_per_second),
+    ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
+    ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
     ingest_rows: ingest.rows,
-    ingest_100k_seconds: quick ? null : ingest.upload_seconds,
-    ingest_100k_rss_mb: quick ? null : ingest.api_rss_growth_mb,
     ingest_seconds: ingest.upload_seconds,
     ingest_rss_mb: ingest.api_rss_growth_mb,
-    download_seconds: ingest.download_seconds,
-    fetch_guard_overhead_us: fetching.overhead_us_per_image,
-    fetch_guard_new_connection_overhead_us: fetching.new_connection_overhead_us_per_image,
     pipeline_images_per_second_by_workers: Object.fromEntries(
-      throughput.map((row) => [row.workers, row.images_per_second]),
+      scaleOut.map((row) => [row.workers, row.images_per_second]),
     ),
-    recovery_after_sigkill_seconds: recovery.recovery_seconds,
+    recovery_after_sigkill_seconds: recovery?.recovery_seconds ?? null,
+    fetch_guard_overhead_us: fetching.overhead_us_per_image,
     bytes_saved_percent: Object.fromEntries(formats.map((row) => [row.format, row.saved_percent])),
   };
+
+  const rows: [string, string][] = [
+    [
+      'machine',
+      `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${services.mongo.split(' (')[0]}`,
+    ],
+    [
+      'image set',
+      `${images.length} images (${images.filter((image) => image.format === 'jpeg').length} JPEG q90 of 1.2–3.1 MP, the rest PNG and WebP), ${summary.average_megapixels} MP average`,
+    ],
+    [
+      `limit: sharp alone, ${limit.concurrency} at once (images/s)`,
+      `${limit.images_per_second} (avg ${Math.round(limit.average_output_bytes / 1024)} KB out)`,
+    ],
+    ...(pillow
+      ? ([
+          [
+            `peer: Pillow ${pillow.defaults.pillow} defaults, ${pillow.defaults.processes} processes (images/s)`,
+            `${pillow.defaults.images_per_second} (avg ${Math.round(pillow.defaults.average_output_bytes / 1024)} KB out)`,
+          ],
+          [
+            'peer: Pillow matched (optimize=True, palette PNG) (images/s)',
+            `${pillow.matched.images_per_second} (avg ${Math.round(pillow.matched.average_output_bytes / 1024)} KB out)`,
+          ],
+        ] as [string, string][])
+      : ([['peer: Pillow', 'not available']] as [string, string][])),
+    [
+      'pipeline: upload to completed, 1 worker (images/s)',
+      `${pipeline.images_per_second} (${pipeline.seconds} s)`,
+    ],
+    [
+      'pipeline: the same CSV again (images/s)',
+      `${pipeline.repeat.images_per_second} (${pipeline.repeat.seconds} s)`,
+    ],
+    ...scaleOut
+      .slice(1)
+      .map((row): [string, string] => [
+        `pipeline: ${row.workers} workers (images/s)`,
+        String(row.images_per_second),
+      ]),
+    ...(recovery
+      ? ([
+          ['recovery after SIGKILL (s)', `${recovery.recovery_seconds} (${recovery.jobs_held} jobs held)`],
+        ] as [string, string][])
+      : []),
+    [
+      'status: GET /api/status/{id} (req/s, p99 ms)',
+      `${status.status.requests_per_second}, ${status.status.p99_ms}`,
+    ],
+    [
+      'status: bare route /health/live (req/s, p99 ms)',
+      `${status.bare.requests_per_second}, ${status.bare.p99_ms}`,
+    ],
+    [`ingestion: ${ingest.rows} rows, ${ingest.csv_mb} MB (s)`, String(ingest.upload_seconds)],
+    ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
+    [`ingestion: result download, ${ingest.download_mb} MB (s)`, String(ingest.download_seconds)],
+    ['fetch guard and limits, keep-alive (µs/image)', String(fetching.overhead_us_per_image)],
+    [
+      'fetch guard and limits, new connection (µs/image)',
+      String(fetching.new_connection_overhead_us_per_image),
+    ],
+    ...formats.map((row): [string, string] => [
+      `bytes saved: ${row.format} (${row.images} images)`,
+      `${row.input_kb} -> ${row.output_kb} KB, ${row.saved_percent}%`,
+    ]),
+    ['pipeline_vs_sharp (target >= 0.90)', String(summary.pipeline_vs_sharp)],
+    ['pipeline_vs_pillow, matched (target >= 1.0)', String(summary.pipeline_vs_pillow)],
+    ['repeat_vs_first (target >= 5)', String(summary.repeat_vs_first)],
+    ['status_vs_bare (target >= 0.5)', String(summary.status_vs_bare)],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  for (const [name, value] of rows) process.stdout.write(`${name.padEnd(width)}${value}\n`);
+
   await mkdir('bench/results', { recursive: true });
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
   await writeFile(
-    join('bench/results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), ingest, fetching, formats, throughput, recovery, summary }, null, 2)}\n`,
+    join('bench/results', `${stamp}${quick ? '-quick' : ''}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), summary, limit, pillow, pipeline, scaleOut, recovery, status, ingest, fetching, formats }, null, 2)}\n`,
   );
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {

@@ -1,157 +1,81 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '@imgsvc/local-services';
 import { createRedisConnection, openQueues } from '@imgsvc/queue';
-import { csvForm } from '../test/support/api.js';
-import { startHttpServer } from '../test/support/http-server.js';
-import { photoLikeJpeg } from '../test/support/photos.js';
 import { pollUntil } from '../test/support/poll.js';
-import { apiReady, type RunningProgram, startProgram, workerReady } from '../test/support/programs.js';
+import { type Connections, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
+import type { BenchImage } from './image-set.js';
 
-export interface Connections {
-  readonly mongoUrl: string;
-  readonly redisUrl: string;
+const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
+
+export function servedImages(images: readonly BenchImage[]): Map<string, ServedImage> {
+  return new Map(
+    images.map((image) => [`/${image.name}`, { body: image.bytes, type: CONTENT_TYPES[image.format] }]),
+  );
 }
 
-interface Harness {
-  readonly apiUrl: string;
-  readonly imagesUrl: string;
-  startWorker(extra?: Record<string, string>): Promise<RunningProgram>;
-  upload(urls: readonly string[][]): Promise<string>;
-  waitFor(id: string, done: (status: StatusBody) => boolean, timeoutMs: number): Promise<StatusBody>;
-  close(): Promise<void>;
-}
-
-interface StatusBody {
-  status: string;
-  counts: { products: number; products_done: number; images_succeeded: number; images_failed: number };
-}
-
-/** The real API and worker programs over the given servers, with photos served from a local HTTP server. */
-async function harness(
-  connections: Connections,
-  database: string,
-  photos: readonly Buffer[],
-  imageDelayMs: number,
-): Promise<Harness> {
-  const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-workers-'));
-  const images = await startHttpServer((request, response) => {
-    const index = Number(/\/photo-(\d+)/.exec(request.url ?? '')?.[1]);
-    const photo = photos[index];
-    if (!photo) {
-      response.statusCode = 404;
-      response.end();
-      return;
-    }
-    const send = () => {
-      response.setHeader('content-type', 'image/jpeg');
-      response.end(photo);
-    };
-    if (imageDelayMs > 0) setTimeout(send, imageDelayMs);
-    else send();
-  });
-  const environment = {
-    MONGO_URL: `${connections.mongoUrl}/${database}`,
-    REDIS_URL: connections.redisUrl,
-    STORAGE_DIR: join(workDir, 'images'),
-    FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
-    LOG_LEVEL: 'warn',
-  };
-  const port = await freePort();
-  const apiUrl = `http://127.0.0.1:${port}`;
-  const api = startProgram('api', { ...environment, PORT: String(port) });
-  await apiReady(apiUrl, api);
-  const workers: RunningProgram[] = [];
-  return {
-    apiUrl,
-    imagesUrl: images.url,
-    async startWorker(extra = {}) {
-      const worker = startProgram('worker', { ...environment, LOG_LEVEL: 'info', ...extra });
-      workers.push(worker);
-      await workerReady(worker);
-      return worker;
-    },
-    async upload(urls) {
-      const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
-      const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
-      const response = await fetch(`${apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
-      if (response.status !== 202)
-        throw new Error(`upload answered ${response.status}: ${await response.text()}`);
-      return ((await response.json()) as { request_id: string }).request_id;
-    },
-    async waitFor(id, done, timeoutMs) {
-      return pollUntil(
-        async () => {
-          const response = await fetch(`${apiUrl}/api/status/${id}`);
-          if (!response.ok) return undefined;
-          const status = (await response.json()) as StatusBody;
-          return done(status) ? status : undefined;
-        },
-        { timeoutMs, intervalMs: 25, what: `request ${id}` },
-      );
-    },
-    async close() {
-      await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
-      await api.stop('SIGKILL');
-      await images.close();
-      await rm(workDir, { recursive: true, force: true });
-    },
-  };
-}
-
-export async function benchPhotos(count: number, width: number, height: number): Promise<Buffer[]> {
-  const photos: Buffer[] = [];
-  for (let index = 0; index < count; index += 1)
-    photos.push(await photoLikeJpeg(width, height, 9000 + index));
-  return photos;
-}
-
-export interface ThroughputResult {
-  readonly workers: number;
+export interface PassResult {
   readonly images: number;
   readonly seconds: number;
   readonly images_per_second: number;
 }
 
+export interface ThroughputResult extends PassResult {
+  readonly workers: number;
+  /** The same CSV uploaded again once the first pass finished: every image already known. */
+  readonly repeat: PassResult;
+}
+
+function pass(images: number, seconds: number): PassResult {
+  return {
+    images,
+    seconds: Math.round(seconds * 100) / 100,
+    images_per_second: Math.round((images / seconds) * 10) / 10,
+  };
+}
+
 /**
- * Images per second through the whole pipeline: upload to completed, with `workers` worker processes, every
- * image distinct (nothing is skipped as already known), two images per product.
+ * Images per second through the whole pipeline (upload to completed) with `workers` worker processes and their
+ * default settings — the best of three passes over an empty store — then the same CSV again with every image
+ * already stored (best of three too).
  */
 export async function measureThroughput(
   connections: Connections,
   workers: number,
-  photos: readonly Buffer[],
+  images: readonly BenchImage[],
+  extra: Record<string, string> = {},
 ): Promise<ThroughputResult> {
-  const run = await harness(connections, `bench_throughput_${workers}`, photos, 0);
+  const run = await pipelineHarness(
+    connections,
+    `bench_throughput_${workers}_${Date.now()}`,
+    servedImages(images),
+  );
   try {
-    for (let index = 0; index < workers; index += 1) await run.startWorker();
-    const urls: string[][] = [];
-    for (let index = 0; index < photos.length; index += 2) {
-      urls.push(
-        [`${run.imagesUrl}/photo-${index}.jpg`, `${run.imagesUrl}/photo-${index + 1}.jpg`].slice(
-          0,
-          photos.length - index,
-        ),
+    for (let index = 0; index < workers; index += 1) await run.startWorker(extra);
+    const products = twoPerProduct(images.map((image) => `${run.imagesUrl}/${image.name}`));
+    const timePass = async () => {
+      const started = performance.now();
+      const id = await run.upload(products);
+      const finished = await run.waitFor(
+        id,
+        (status) => status.status === 'completed' || status.status === 'failed',
+        600_000,
       );
-    }
-    const started = performance.now();
-    const id = await run.upload(urls);
-    const finished = await run.waitFor(
-      id,
-      (status) => status.status === 'completed' || status.status === 'failed',
-      600_000,
-    );
-    const seconds = (performance.now() - started) / 1000;
-    if (finished.counts.images_succeeded !== photos.length) {
-      throw new Error(`only ${finished.counts.images_succeeded} of ${photos.length} images succeeded`);
-    }
-    return {
-      workers,
-      images: photos.length,
-      seconds: Math.round(seconds * 100) / 100,
-      images_per_second: Math.round((photos.length / seconds) * 10) / 10,
+      if (finished.counts.images_succeeded !== images.length) {
+        throw new Error(`only ${finished.counts.images_succeeded} of ${images.length} images succeeded`);
+      }
+      return pass(images.length, (performance.now() - started) / 1000);
     };
+    // Best of three first passes (each on an empty store, like the limit's best of three), then a repeat.
+    let first = await timePass();
+    for (let round = 1; round < 3; round += 1) {
+      await run.clearStorage();
+      const again = await timePass();
+      if (again.images_per_second > first.images_per_second) first = again;
+    }
+    let repeat = await timePass();
+    for (let round = 1; round < 3; round += 1) {
+      const again = await timePass();
+      if (again.images_per_second > repeat.images_per_second) repeat = again;
+    }
+    return { workers, ...first, repeat };
   } finally {
     await run.close();
   }
@@ -162,8 +86,6 @@ export interface RecoveryResult {
   readonly jobs_held: number;
   /** From SIGKILL until every one of them was running again on the other worker. */
   readonly recovery_seconds: number;
-  readonly lock_ms: number;
-  readonly stalled_interval_ms: number;
 }
 
 /**
@@ -172,16 +94,15 @@ export interface RecoveryResult {
  */
 export async function measureRecovery(
   connections: Connections,
-  photos: readonly Buffer[],
+  images: readonly BenchImage[],
 ): Promise<RecoveryResult> {
   // Slow images keep the victim's jobs running from the moment they are listed until the kill.
-  const run = await harness(connections, 'bench_recovery', photos, 8000);
+  const run = await pipelineHarness(connections, `bench_recovery_${Date.now()}`, servedImages(images), 8000);
   const redis = createRedisConnection(connections.redisUrl, 'producer');
   const queues = openQueues(redis);
   try {
     const victim = await run.startWorker();
-    const urls = photos.slice(0, 6).map((_, index) => [`${run.imagesUrl}/photo-${index}.jpg`]);
-    const id = await run.upload(urls);
+    const id = await run.upload(images.slice(0, 6).map((image) => [`${run.imagesUrl}/${image.name}`]));
     // The victim is the only worker yet: every active job is its own.
     await pollUntil(async () => ((await queues.products.getActiveCount()) >= 2 ? true : undefined), {
       timeoutMs: 30_000,
@@ -206,12 +127,7 @@ export async function measureRecovery(
       { timeoutMs: 120_000, intervalMs: 20, what: 'orphaned jobs running again' },
     );
     await run.waitFor(id, (status) => status.status === 'completed', 120_000);
-    return {
-      jobs_held: held.length,
-      recovery_seconds: Math.round((recovered - killed) / 100) / 10,
-      lock_ms: 6000,
-      stalled_interval_ms: 2000,
-    };
+    return { jobs_held: held.length, recovery_seconds: Math.round((recovered - killed) / 100) / 10 };
   } finally {
     await queues.close();
     await redis.quit();

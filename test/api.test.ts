@@ -36,14 +36,12 @@ describe('the API without a worker', () => {
         serial_number: 1,
         product_name: 'Tote',
         input_urls: ['https://img.example/1.jpg', 'https://img.example/2.jpg'],
-        done: false,
       },
       {
         row: 2,
         serial_number: 2,
         product_name: 'Mug',
         input_urls: ['https://img.example/3.jpg'],
-        done: false,
       },
     ]);
     const job = await api.queues.requests.getJob(jobIds.processImages(id));

@@ -20,8 +20,9 @@ export interface RunningProgram {
 export function startProgram(
   program: keyof typeof ENTRY_POINTS,
   environment: Record<string, string>,
+  nodeOptions: readonly string[] = [],
 ): RunningProgram {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINTS[program]], {
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', ENTRY_POINTS[program]], {
     cwd: ROOT,
     env: {
       PATH: readMachineEnvironment().path,

@@ -12,6 +12,7 @@ import { openApi } from './plugins/openapi.js';
 import { notFound, problemDetails } from './plugins/problem-details.js';
 import { queueDashboard } from './plugins/queue-dashboard.js';
 import { requestRateLimit } from './plugins/request-rate-limit.js';
+import { RequestCache } from './request-cache.js';
 import { downloadRoutes } from './routes/download.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -25,7 +26,18 @@ import { uploadRoutes } from './routes/upload.js';
  * shedding, metrics, keys, rate limits, docs), then the application's routes grouped by path. Tests build it
  * the same way the program does.
  */
-export async function buildApp(context: ApiContext, log: Logger): Promise<FastifyInstance> {
+export async function buildApp(
+  connections: Omit<ApiContext, 'requestCache'>,
+  log: Logger,
+): Promise<FastifyInstance> {
+  const context: ApiContext = {
+    ...connections,
+    requestCache: new RequestCache(connections.db, {
+      finishedTtlMs: 2000,
+      runningTtlMs: 250,
+      maxEntries: 10_000,
+    }),
+  };
   const { config } = context;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,

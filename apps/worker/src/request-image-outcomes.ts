@@ -28,6 +28,18 @@ const POLL_MS = 100;
 const MAX_WAIT_MS = 15 * 60 * 1000;
 
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// KEYS: outcomes hash, lock. ARGV: field, token, lock ms. The outcome if known, else the lock if free, in one trip.
+const KNOWN_OR_LOCK = `
+local known = redis.call('hget', KEYS[1], ARGV[1])
+if known then return {1, known} end
+if redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3], 'NX') then return {2} end
+return {0}`;
+// KEYS: outcomes hash, lock. ARGV: field, outcome, ttl ms, token. Records the outcome and frees the lock.
+const RECORD_AND_UNLOCK = `
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('pexpire', KEYS[1], ARGV[3])
+if redis.call('get', KEYS[2]) == ARGV[4] then redis.call('del', KEYS[2]) end
+return 1`;
 const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
@@ -43,25 +55,41 @@ export function createRequestImageOutcomes(redis: Redis, lockMs: number): Reques
       const lockKey = `imgsvc:image-lock:${requestId}:${field}`;
       const deadline = Date.now() + MAX_WAIT_MS;
       for (;;) {
-        const known = await redis.hget(outcomesKey(requestId), field);
-        if (known) return JSON.parse(known) as ImageOutcome;
         const token = randomUUID();
-        if (await redis.set(lockKey, token, 'PX', lockMs, 'NX')) {
+        const [state, known] = (await redis.eval(
+          KNOWN_OR_LOCK,
+          2,
+          outcomesKey(requestId),
+          lockKey,
+          field,
+          token,
+          lockMs,
+        )) as [number, string?];
+        if (state === 1 && known) return JSON.parse(known) as ImageOutcome;
+        if (state === 2) {
           const renewal = setInterval(() => {
             redis.eval(RENEW_LOCK, 1, lockKey, token, lockMs).catch(() => {});
           }, lockMs / 3);
+          let outcome: ImageOutcome;
           try {
-            const outcome = await produce();
-            await redis
-              .multi()
-              .hset(outcomesKey(requestId), field, JSON.stringify(outcome))
-              .pexpire(outcomesKey(requestId), OUTCOMES_TTL_MS)
-              .exec();
-            return outcome;
-          } finally {
+            outcome = await produce();
+          } catch (error) {
             clearInterval(renewal);
             await redis.eval(RELEASE_LOCK, 1, lockKey, token);
+            throw error;
           }
+          clearInterval(renewal);
+          await redis.eval(
+            RECORD_AND_UNLOCK,
+            2,
+            outcomesKey(requestId),
+            lockKey,
+            field,
+            JSON.stringify(outcome),
+            OUTCOMES_TTL_MS,
+            token,
+          );
+          return outcome;
         }
         if (Date.now() > deadline) throw new Error(`gave up waiting for another job to process ${url}`);
         await delay(POLL_MS, undefined, { signal: cancel });

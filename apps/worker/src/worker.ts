@@ -37,8 +37,10 @@ export async function startWorker(
   connections: Connections,
   log: Logger,
 ): Promise<RunningWorker> {
-  // Every output image is new: libvips' operation cache would only hold memory.
+  // Every output image is new: libvips' operation cache would only hold memory. Encodes run one per core
+  // (encodeSlots), so each uses one libvips thread: more would only contend for the same cores.
   sharp.cache(false);
+  sharp.concurrency(1);
   const db = openDatabase(connections.mongoUrl, 'image-service-worker', (error) =>
     log.warn({ reason: (error as Error).message }, 'database unreachable; jobs wait until it is back'),
   );

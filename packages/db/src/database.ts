@@ -7,12 +7,18 @@ import {
   MongoOperationTimeoutError,
   MongoServerSelectionError,
 } from 'mongodb';
-import type { IdempotencyDocument, ProductDocument, RequestDocument } from './documents.js';
+import type {
+  IdempotencyDocument,
+  ProductDocument,
+  ProductResultDocument,
+  RequestDocument,
+} from './documents.js';
 
 export interface Database {
   readonly client: MongoClient;
   readonly requests: Collection<RequestDocument>;
   readonly products: Collection<ProductDocument>;
+  readonly results: Collection<ProductResultDocument>;
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
   ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -33,6 +39,7 @@ function databaseFor(client: MongoClient, url: string): Database {
     client,
     requests: db.collection<RequestDocument>('requests'),
     products: db.collection<ProductDocument>('products'),
+    results: db.collection<ProductResultDocument>('product_results'),
     idempotencyKeys: db.collection<IdempotencyDocument>('idempotency_keys'),
     async ping(timeoutMs) {
       await db.command({ ping: 1 }, { timeoutMS: timeoutMs });
@@ -91,6 +98,7 @@ export function openDatabase(url: string, appName: string, onRetry: (error: unkn
 
 async function ensureIndexes(database: Database): Promise<void> {
   await database.products.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
+  await database.results.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
 }
 

@@ -44,7 +44,7 @@ export interface RequestDocument {
   readonly error_message: string | null;
 }
 
-/** One CSV row, written by its own product job. */
+/** One CSV row, as uploaded; never changed afterwards. */
 export interface ProductDocument {
   readonly _id: string;
   readonly request_id: string;
@@ -52,11 +52,21 @@ export interface ProductDocument {
   readonly serial_number: number;
   readonly product_name: string;
   readonly input_urls: readonly string[];
-  /** Aligned with input_urls: the stored image's URL, or null where that image failed. */
+}
+
+/**
+ * What became of one product's images, inserted once by its job (same id as the product). Results are
+ * inserted, never updated: a second insert of the same id fails, so a rerun cannot record twice, and
+ * MongoDB-compatible servers that scan a collection for every update (FerretDB on SQLite) stay fast.
+ */
+export interface ProductResultDocument {
+  readonly _id: string;
+  readonly request_id: string;
+  readonly row: number;
+  /** Aligned with the product's input_urls: the stored image's URL, or null where that image failed. */
   readonly output_urls: readonly (string | null)[];
   readonly errors: readonly ImageFailure[];
-  readonly done: boolean;
-  readonly updated_at: Date;
+  readonly recorded_at: Date;
 }
 
 /** An Idempotency-Key in use: its scope (caller and key, hashed) and the request it created. */
@@ -68,6 +78,7 @@ export interface IdempotencyDocument {
   readonly created_at: Date;
 }
 
+/** The id of a product and of its result: zero-padded, so that ids sort in row order. */
 export function productId(requestId: string, row: number): string {
-  return `${requestId}:${row}`;
+  return `${requestId}:${String(row).padStart(9, '0')}`;
 }

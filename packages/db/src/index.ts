@@ -10,6 +10,7 @@ export {
   type IdempotencyDocument,
   type ImageFailure,
   type ProductDocument,
+  type ProductResultDocument,
   productId,
   type RequestCounts,
   type RequestDocument,
@@ -25,7 +26,10 @@ export {
 } from './idempotency.js';
 export {
   findProduct,
+  findProductResult,
   type ProductResult,
+  type ProductWithResult,
+  productInputsFrom,
   productsByRows,
   productsInOrder,
   recordProductResult,

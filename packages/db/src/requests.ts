@@ -40,10 +40,6 @@ export async function insertRequestWithProducts(
           serial_number: product.serialNumber,
           product_name: product.productName,
           input_urls: product.inputUrls,
-          output_urls: product.inputUrls.map(() => null),
-          errors: [],
-          done: false,
-          updated_at: now,
         }),
       );
       await db.products.insertMany(batch, { ordered: false });
@@ -81,6 +77,7 @@ export async function insertRequestWithProducts(
 export async function deleteRequest(db: Database, id: string): Promise<void> {
   await db.requests.deleteOne({ _id: id });
   await db.products.deleteMany({ request_id: id });
+  await db.results.deleteMany({ request_id: id });
 }
 
 export function findRequest(db: Database, id: string): Promise<RequestDocument | null> {

@@ -25,7 +25,12 @@ export const processImagesData = z.object({
 });
 export type ProcessImagesData = z.infer<typeof processImagesData>;
 
-export const productJobData = z.object({ requestId, row: z.number().int().positive() });
+/** A product job carries its image URLs, so that processing it reads nothing from the database. */
+export const productJobData = z.object({
+  requestId,
+  row: z.number().int().positive(),
+  urls: z.array(z.string().min(1).max(2048)).min(1).max(1000),
+});
 export type ProductJobData = z.infer<typeof productJobData>;
 
 export const completionJobData = z.object({ requestId });

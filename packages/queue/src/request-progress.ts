@@ -15,11 +15,16 @@ export interface RequestProgress {
    */
   recordProduct(requestId: string, row: number, succeeded: number, failed: number): Promise<boolean>;
   read(requestId: string): Promise<LiveProgress>;
-  /** Drops a finished request's live counters (MongoDB then holds the exact totals). */
+  /**
+   * Called once a request is finished (MongoDB then holds the exact totals): drops the set of counted rows, and
+   * lets the counters lapse after a few minutes, so that a reader still holding the request as running (a
+   * cached copy) sees the last counts rather than none.
+   */
   forget(requestId: string): Promise<void>;
 }
 
 const PROGRESS_TTL_SECONDS = 30 * 24 * 3600;
+const FINISHED_COUNTS_TTL_MS = 10 * 60 * 1000;
 
 // KEYS: rows set, counters hash. ARGV: row, succeeded, failed, now (ms), ttl (s).
 const RECORD_PRODUCT = `
@@ -65,7 +70,7 @@ export function requestProgress(redis: Redis): RequestProgress {
       };
     },
     async forget(requestId) {
-      await redis.del(rowsKey(requestId), countsKey(requestId));
+      await redis.multi().del(rowsKey(requestId)).pexpire(countsKey(requestId), FINISHED_COUNTS_TTL_MS).exec();
     },
   };
 }

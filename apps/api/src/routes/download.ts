@@ -1,5 +1,5 @@
 import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
-import { completionPercentage, isFinished, type ProductDocument, productsInOrder } from '@imgsvc/db';
+import { completionPercentage, isFinished, type ProductWithResult, productsInOrder } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,14 +8,14 @@ import { HttpProblem } from '../problem.js';
 import { problems, requestIdParams } from '../schemas.js';
 import { findOwnedRequest, liveProgress } from './owned-request.js';
 
-async function* asResultProducts(products: AsyncIterable<ProductDocument>): AsyncIterable<ResultProduct> {
-  for await (const product of products) {
+async function* asResultProducts(entries: AsyncIterable<ProductWithResult>): AsyncIterable<ResultProduct> {
+  for await (const { product, result } of entries) {
     yield {
       serialNumber: product.serial_number,
       productName: product.product_name,
       inputUrls: product.input_urls,
-      outputUrls: product.output_urls,
-      errors: product.errors.map((error) => ({
+      outputUrls: result?.output_urls ?? product.input_urls.map(() => null),
+      errors: (result?.errors ?? []).map((error) => ({
         url: error.url,
         message: `${error.code} (${error.message})`,
       })),

@@ -10,8 +10,13 @@ export async function findOwnedRequest(
   context: ApiContext,
   request: FastifyRequest,
   id: string,
+  source: 'database' | 'cache' = 'database',
 ): Promise<RequestDocument> {
-  const found = isRequestId(id) ? await findRequest(context.db, id) : null;
+  const read =
+    source === 'cache'
+      ? (key: string) => context.requestCache.find(key)
+      : (key: string) => findRequest(context.db, key);
+  const found = isRequestId(id) ? await read(id) : null;
   if (!found || found.owner !== request.owner) {
     throw new HttpProblem(404, 'request_not_found', 'Request not found', `no request ${id}`);
   }

@@ -42,16 +42,16 @@ export async function productRoutes(app: FastifyInstance, context: ApiContext): 
       const products = await productsByRows(context.db, found._id, rows);
       return reply.header('cache-control', 'no-store').send({
         request_id: found._id,
-        products: products.map((product) => ({
+        products: products.map(({ product, result }) => ({
           row: product.row,
           serial_number: product.serial_number,
           product_name: product.product_name,
-          done: product.done,
+          done: result !== null,
           images: product.input_urls.map((url, index) => {
-            const error = product.errors.find((failure) => failure.url === url);
+            const error = result?.errors.find((failure) => failure.url === url);
             return {
               input_url: url,
-              output_url: product.output_urls[index] ?? null,
+              output_url: result?.output_urls[index] ?? null,
               error: error ? { code: error.code, message: error.message } : null,
             };
           }),

@@ -20,7 +20,7 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
       },
     },
     async (request, reply) => {
-      const found = await findOwnedRequest(context, request, request.params.requestId);
+      const found = await findOwnedRequest(context, request, request.params.requestId, 'cache');
       const live = isFinished(found) ? undefined : await liveProgress(context, found._id);
       return reply
         .header('cache-control', 'no-store')

@@ -13,7 +13,7 @@ export async function checkRequestCompletion(job: Job, context: WorkerContext): 
   const request = await findRequest(context.db, requestId);
   if (!request) return 'request not found';
   if (!isFinished(request)) {
-    const counts = await tallyProducts(context.db, requestId);
+    const counts = await tallyProducts(context.db, requestId, request.totals.products);
     if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
   }
   await context.imageOutcomes.forget(requestId);

@@ -1,8 +1,9 @@
-import { findRequest, isFinished, markRequestInProgress } from '@imgsvc/db';
+import { findRequest, isFinished, markRequestInProgress, productInputsFrom } from '@imgsvc/db';
 import {
   enqueueCompletionCheck,
   JOB_NAMES,
   type ProcessImagesData,
+  type ProductJobData,
   parseJobData,
   processImagesData,
   productJobOptions,
@@ -33,21 +34,26 @@ export async function processImages(
 
   const total = request.totals.products;
   let nextRow = data.nextRow ?? 1;
-  if (nextRow <= total) log.info({ products: total }, 'fanning out product jobs');
+  if (nextRow <= total) log.info({ products: total, from_row: nextRow }, 'fanning out product jobs');
   const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
-  while (nextRow <= total) {
-    const lastRow = Math.min(total, nextRow + FAN_OUT_BATCH - 1);
-    const batch = [];
-    for (let row = nextRow; row <= lastRow; row += 1) {
+  if (nextRow <= total) {
+    let batch: { name: string; data: ProductJobData; opts: ReturnType<typeof productJobOptions> }[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await context.queues.products.addBulk(batch);
+      nextRow = (batch.at(-1)?.data.row ?? nextRow) + 1;
+      await job.updateData({ ...data, nextRow });
+      batch = [];
+    };
+    for await (const product of productInputsFrom(context.db, requestId, nextRow)) {
       batch.push({
         name: JOB_NAMES.processProductImages,
-        data: { requestId, row },
-        opts: productJobOptions(parent, requestId, row),
+        data: { requestId, row: product.row, urls: [...product.input_urls] },
+        opts: productJobOptions(parent, requestId, product.row),
       });
+      if (batch.length >= FAN_OUT_BATCH) await flush();
     }
-    await context.queues.products.addBulk(batch);
-    nextRow = lastRow + 1;
-    await job.updateData({ ...data, nextRow });
+    await flush();
   }
 
   if (!token) throw new Error('process-images needs its lock token to wait for its children');

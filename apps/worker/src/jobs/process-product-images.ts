@@ -1,29 +1,24 @@
-import { findProduct, type ImageFailure, recordProductResult } from '@imgsvc/db';
+import { findProductResult, type ImageFailure, recordProductResult } from '@imgsvc/db';
 import { parseJobData, productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 import { processImage } from '../image-pipeline.js';
 
-/** process-product-images: every image of one product, then the product's record and the request's progress. */
+/**
+ * process-product-images: every image of one product, then the product's record and the request's progress.
+ * A rerun finds the images' outcomes kept for the request and does not record the product twice.
+ */
 export async function processProductImages(
   job: Job,
   context: WorkerContext,
   cancel?: AbortSignal,
 ): Promise<string> {
-  const { requestId, row } = parseJobData(productJobData, job.data, job.name);
+  const { requestId, row, urls } = parseJobData(productJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
-  const product = await findProduct(context.db, requestId, row);
-  if (!product) return 'product not found';
-  if (product.done) {
-    // Recorded by a run that stopped before counting it: count it now (counting twice is a no-op).
-    const failed = product.errors.length;
-    await context.progress.recordProduct(requestId, row, product.input_urls.length - failed, failed);
-    return 'already recorded';
-  }
 
   // The images of a product are processed together; the fetcher and the encode slots bound the work.
   const outcomes = await Promise.all(
-    product.input_urls.map((url) =>
+    urls.map((url) =>
       context.imageOutcomes.outcome(requestId, url, () => processImage(url, context, cancel), cancel),
     ),
   );
@@ -42,8 +37,19 @@ export async function processProductImages(
     }
   }
 
-  await recordProductResult(context.db, requestId, row, { outputUrls, errors });
-  await context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length);
+  if (await recordProductResult(context.db, requestId, row, { outputUrls, errors })) {
+    await context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length);
+  } else {
+    // Another run recorded first; its record stands and is what is counted.
+    const first = await findProductResult(context.db, requestId, row);
+    const failed = first?.output_urls.filter((url) => url === null).length ?? errors.length;
+    await context.progress.recordProduct(
+      requestId,
+      row,
+      (first?.output_urls.length ?? outputUrls.length) - failed,
+      failed,
+    );
+  }
   log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');
   return `${outputUrls.length - errors.length}/${outputUrls.length} images`;
 }

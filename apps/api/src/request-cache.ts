@@ -1,0 +1,41 @@
+import { type Database, findRequest, isFinished, type RequestDocument } from '@imgsvc/db';
+
+export interface RequestCacheOptions {
+  /** How long a finished request's document is reused: it only changes as its webhook is delivered. */
+  readonly finishedTtlMs: number;
+  /** How long a running request's document is reused: its status changes, its counts are read live elsewhere. */
+  readonly runningTtlMs: number;
+  readonly maxEntries: number;
+}
+
+/**
+ * Request documents for the status route, kept briefly in this process. Pollers ask many times a second; the
+ * database answers once per interval per request. Other routes read the database directly.
+ */
+export class RequestCache {
+  private readonly entries = new Map<string, { document: RequestDocument; expires: number }>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: RequestCacheOptions,
+  ) {}
+
+  async find(id: string): Promise<RequestDocument | null> {
+    const now = Date.now();
+    const cached = this.entries.get(id);
+    if (cached && cached.expires > now) return cached.document;
+    const document = await findRequest(this.db, id);
+    this.entries.delete(id);
+    if (document) {
+      const ttl = isFinished(document) ? this.options.finishedTtlMs : this.options.runningTtlMs;
+      this.entries.set(id, { document, expires: now + ttl });
+      // A Map keeps insertion order: the first entries are the oldest.
+      while (this.entries.size > this.options.maxEntries) {
+        const oldest = this.entries.keys().next().value;
+        if (oldest === undefined) break;
+        this.entries.delete(oldest);
+      }
+    }
+    return document;
+  }
+}

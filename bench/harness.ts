@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '@imgsvc/local-services';
+import { csvForm } from '../test/support/api.js';
+import { startHttpServer } from '../test/support/http-server.js';
+import { pollUntil } from '../test/support/poll.js';
+import { apiReady, type RunningProgram, startProgram, workerReady } from '../test/support/programs.js';
+
+export interface Connections {
+  readonly mongoUrl: string;
+  readonly redisUrl: string;
+}
+
+export interface ServedImage {
+  readonly body: Buffer;
+  readonly type: string;
+}
+
+export interface StatusBody {
+  status: string;
+  counts: { products: number; products_done: number; images_succeeded: number; images_failed: number };
+}
+
+export interface PipelineHarness {
+  readonly apiUrl: string;
+  readonly imagesUrl: string;
+  readonly api: RunningProgram;
+  startWorker(extra?: Record<string, string>, nodeOptions?: readonly string[]): Promise<RunningProgram>;
+  /** Uploads one product per cell list; resolves with the request id. */
+  upload(urls: readonly (readonly string[])[]): Promise<string>;
+  waitFor(id: string, done: (status: StatusBody) => boolean, timeoutMs: number): Promise<StatusBody>;
+  /** Removes every stored output, so that the next pass encodes every image again. */
+  clearStorage(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real API and worker programs over the given servers (a database of their own), with images served by
+ * path from a local HTTP server, `delayMs` late.
+ */
+export async function pipelineHarness(
+  connections: Connections,
+  database: string,
+  images: ReadonlyMap<string, ServedImage>,
+  delayMs = 0,
+): Promise<PipelineHarness> {
+  const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
+  const server = await startHttpServer((request, response) => {
+    const image = images.get(new URL(request.url ?? '/', 'http://x').pathname);
+    if (!image) {
+      response.statusCode = 404;
+      response.end();
+      return;
+    }
+    const send = () => {
+      response.setHeader('content-type', image.type);
+      response.end(image.body);
+    };
+    if (delayMs > 0) setTimeout(send, delayMs);
+    else send();
+  });
+  const environment = {
+    MONGO_URL: `${connections.mongoUrl}/${database}`,
+    REDIS_URL: connections.redisUrl,
+    STORAGE_DIR: join(workDir, 'images'),
+    FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '100000000',
+  };
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const api = startProgram('api', { ...environment, PORT: String(port) });
+  await apiReady(apiUrl, api);
+  const workers: RunningProgram[] = [];
+  return {
+    apiUrl,
+    imagesUrl: server.url,
+    api,
+    async startWorker(extra = {}, nodeOptions = []) {
+      const worker = startProgram('worker', { ...environment, LOG_LEVEL: 'info', ...extra }, nodeOptions);
+      workers.push(worker);
+      await workerReady(worker);
+      return worker;
+    },
+    async upload(urls) {
+      const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
+      const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
+      const response = await fetch(`${apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
+      if (response.status !== 202)
+        throw new Error(`upload answered ${response.status}: ${await response.text()}`);
+      return ((await response.json()) as { request_id: string }).request_id;
+    },
+    async waitFor(id, done, timeoutMs) {
+      return pollUntil(
+        async () => {
+          const response = await fetch(`${apiUrl}/api/status/${id}`);
+          if (!response.ok) return undefined;
+          const status = (await response.json()) as StatusBody;
+          return done(status) ? status : undefined;
+        },
+        { timeoutMs, intervalMs: 100, what: `request ${id}` },
+      );
+    },
+    async clearStorage() {
+      await rm(join(workDir, 'images'), { recursive: true, force: true });
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
+      await api.stop('SIGKILL');
+      await server.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Two images per product, in order. */
+export function twoPerProduct(urls: readonly string[]): string[][] {
+  const products: string[][] = [];
+  for (let index = 0; index < urls.length; index += 2) products.push(urls.slice(index, index + 2));
+  return products;
+}

@@ -1,0 +1,48 @@
+import { availableParallelism } from 'node:os';
+import { compressImage } from '@imgsvc/imaging';
+import sharp from 'sharp';
+import type { BenchImage } from './image-set.js';
+
+export interface LimitResult {
+  readonly images: number;
+  readonly concurrency: number;
+  readonly images_per_second: number;
+  readonly average_output_bytes: number;
+}
+
+/**
+ * The limit: sharp decoding and re-encoding the images with the service's own settings, in this process, at the
+ * worker's concurrency (one image per core, one libvips thread each, as the worker runs them). Best of three.
+ */
+export async function measureSharpLimit(
+  images: readonly BenchImage[],
+  quality: number,
+): Promise<LimitResult> {
+  sharp.cache(false);
+  sharp.concurrency(1);
+  const concurrency = availableParallelism();
+  let best = 0;
+  let outputBytes = 0;
+  for (let round = 0; round < 3; round += 1) {
+    let next = 0;
+    let bytes = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let index = next++; index < images.length; index = next++) {
+          const image = images[index];
+          if (image)
+            bytes += (await compressImage(image.bytes, { quality, maxPixels: 50_000_000 })).data.length;
+        }
+      }),
+    );
+    best = Math.max(best, images.length / ((performance.now() - started) / 1000));
+    outputBytes = bytes;
+  }
+  return {
+    images: images.length,
+    concurrency,
+    images_per_second: Math.round(best * 10) / 10,
+    average_output_bytes: Math.round(outputBytes / images.length),
+  };
+}

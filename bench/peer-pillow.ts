@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { BenchImage } from './image-set.js';
+
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3';
+
+export interface PillowResult {
+  readonly mode: 'defaults' | 'matched';
+  readonly images: number;
+  readonly processes: number;
+  readonly images_per_second: number;
+  readonly average_output_bytes: number;
+  readonly pillow: string;
+}
+
+/** Debian's Pillow (python3-pil), installed here if it is missing and apt-get can; undefined when it cannot be had. */
+export async function ensurePillow(log: (message: string) => void): Promise<string | undefined> {
+  const check = async () => {
+    try {
+      const { stdout } = await run(PYTHON, ['-c', 'import PIL; print(PIL.__version__)']);
+      return stdout.trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const found = await check();
+  if (found) return found;
+  log('Pillow is missing: installing Debian python3-pil');
+  try {
+    await run('apt-get', ['install', '-y', '-qq', 'python3-pil'], {
+      env: { DEBIAN_FRONTEND: 'noninteractive', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+  } catch (error) {
+    log(`could not install python3-pil: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  return check();
+}
+
+/** The peer: Pillow re-encoding the same images at quality 50 with as many processes as cores. */
+export async function measurePillow(
+  images: readonly BenchImage[],
+  quality: number,
+  mode: 'defaults' | 'matched',
+): Promise<PillowResult> {
+  const folder = await mkdtemp(join(tmpdir(), 'image-service-pillow-'));
+  try {
+    await Promise.all(images.map((image) => writeFile(join(folder, image.name), image.bytes)));
+    const script = join(import.meta.dirname, 'pillow_reencode.py');
+    const { stdout } = await run(
+      PYTHON,
+      [script, folder, mode, String(quality), String(availableParallelism())],
+      {
+        maxBuffer: 1024 * 1024,
+      },
+    );
+    return { mode, ...(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Omit<PillowResult, 'mode'>) };
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
