@@ -70,7 +70,11 @@ export function requestProgress(redis: Redis): RequestProgress {
       };
     },
     async forget(requestId) {
-      await redis.multi().del(rowsKey(requestId)).pexpire(countsKey(requestId), FINISHED_COUNTS_TTL_MS).exec();
+      await redis
+        .multi()
+        .del(rowsKey(requestId))
+        .pexpire(countsKey(requestId), FINISHED_COUNTS_TTL_MS)
+        .exec();
     },
   };
 }
