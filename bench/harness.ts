@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { freePort } from '@imgsvc/local-services';
 import { csvForm } from '../test/support/api.js';
 import { startHttpServer } from '../test/support/http-server.js';
-import { pollUntil } from '../test/support/poll.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from '../test/support/programs.js';
 
 export interface Connections {
@@ -27,8 +26,12 @@ export interface PipelineHarness {
   readonly imagesUrl: string;
   readonly api: RunningProgram;
   startWorker(extra?: Record<string, string>, nodeOptions?: readonly string[]): Promise<RunningProgram>;
-  /** Uploads one product per cell list; resolves with the request id. */
+  /** Uploads one product per cell list, with the harness's webhook receiver; resolves with the request id. */
   upload(urls: readonly (readonly string[])[]): Promise<string>;
+  /**
+   * Waits for the request's webhook (as a client that does not poll would), then reads its status once. The
+   * status must satisfy `done`.
+   */
   waitFor(id: string, done: (status: StatusBody) => boolean, timeoutMs: number): Promise<StatusBody>;
   /** Removes every stored output, so that the next pass encodes every image again. */
   clearStorage(): Promise<void>;
@@ -60,6 +63,18 @@ export async function pipelineHarness(
     if (delayMs > 0) setTimeout(send, delayMs);
     else send();
   });
+  // Finished requests announce themselves here: waiting costs the API and the machine nothing meanwhile.
+  const announced = new Set<string>();
+  const waiters = new Map<string, () => void>();
+  const receiver = await startHttpServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    response.end();
+    const event = JSON.parse(Buffer.concat(chunks).toString()) as { data: { request_id: string } };
+    const id = event.data.request_id;
+    announced.add(id);
+    waiters.get(id)?.();
+  });
   const environment = {
     MONGO_URL: `${connections.mongoUrl}/${database}`,
     REDIS_URL: connections.redisUrl,
@@ -86,21 +101,32 @@ export async function pipelineHarness(
     async upload(urls) {
       const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
       const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
-      const response = await fetch(`${apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
+      const response = await fetch(`${apiUrl}/api/upload`, {
+        method: 'POST',
+        body: csvForm(csv, { webhook_url: `${receiver.url}/finished` }),
+      });
       if (response.status !== 202)
         throw new Error(`upload answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { request_id: string }).request_id;
     },
     async waitFor(id, done, timeoutMs) {
-      return pollUntil(
-        async () => {
-          const response = await fetch(`${apiUrl}/api/status/${id}`);
-          if (!response.ok) return undefined;
-          const status = (await response.json()) as StatusBody;
-          return done(status) ? status : undefined;
-        },
-        { timeoutMs, intervalMs: 100, what: `request ${id}` },
-      );
+      if (!announced.has(id)) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            waiters.delete(id);
+            reject(new Error(`no webhook for request ${id} within ${timeoutMs} ms`));
+          }, timeoutMs);
+          waiters.set(id, () => {
+            clearTimeout(timer);
+            waiters.delete(id);
+            resolve();
+          });
+        });
+      }
+      const response = await fetch(`${apiUrl}/api/status/${id}`);
+      const status = (await response.json()) as StatusBody;
+      if (!done(status)) throw new Error(`request ${id} finished as ${JSON.stringify(status)}`);
+      return status;
     },
     async clearStorage() {
       await rm(join(workDir, 'images'), { recursive: true, force: true });
@@ -109,6 +135,7 @@ export async function pipelineHarness(
       await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
       await api.stop('SIGKILL');
       await server.close();
+      await receiver.close();
       await rm(workDir, { recursive: true, force: true });
     },
   };

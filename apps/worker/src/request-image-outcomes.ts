@@ -7,17 +7,29 @@ export type ImageOutcome =
   | { readonly ok: true; readonly outputUrl: string }
   | { readonly ok: false; readonly failure: ImageFailure };
 
+/** The outcomes of one product's images, and the locks its job took to produce some of them. */
+export interface ClaimedOutcomes {
+  /** One per URL, in the product's order. */
+  readonly outcomes: readonly ImageOutcome[];
+  /**
+   * Records the outcomes this job produced for the other products of the request and frees its locks, in one
+   * trip. Called once, after the product is recorded (or when recording it failed).
+   */
+  settle(): Promise<void>;
+}
+
 export interface RequestImageOutcomes {
   /**
-   * The outcome of one URL within one request: computed once, by whichever job gets there first, and shared
-   * with every other product of the request that names the same URL, in any worker process.
+   * The outcomes of one product's URLs. Each URL of a request is processed once, by whichever job gets there
+   * first, and its outcome shared with every other product that names it, in any worker process. One trip to
+   * Redis learns every known outcome and locks the rest; URLs another job holds are waited for.
    */
-  outcome(
+  claim(
     requestId: string,
-    url: string,
-    produce: () => Promise<ImageOutcome>,
+    urls: readonly string[],
+    produce: (url: string) => Promise<ImageOutcome>,
     cancel?: AbortSignal,
-  ): Promise<ImageOutcome>;
+  ): Promise<ClaimedOutcomes>;
   /** Drops a finished request's outcomes. */
   forget(requestId: string): Promise<void>;
 }
@@ -27,73 +39,137 @@ const POLL_MS = 100;
 /** However long another job's lock lives on, a waiter gives up after this and the job is retried. */
 const MAX_WAIT_MS = 15 * 60 * 1000;
 
-const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-// KEYS: outcomes hash, lock. ARGV: field, token, lock ms. The outcome if known, else the lock if free, in one trip.
+// KEYS: outcomes hash, then one lock per URL. ARGV: token, lock ms, then one field per URL.
+// For each URL: its outcome if known, else 1 when this call took its lock, else 0 (another job holds it).
 const KNOWN_OR_LOCK = `
-local known = redis.call('hget', KEYS[1], ARGV[1])
-if known then return {1, known} end
-if redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3], 'NX') then return {2} end
-return {0}`;
-// KEYS: outcomes hash, lock. ARGV: field, outcome, ttl ms, token. Records the outcome and frees the lock.
+local states = {}
+for index = 2, #KEYS do
+  local known = redis.call('hget', KEYS[1], ARGV[index + 1])
+  if known then
+    states[index - 1] = known
+  elseif redis.call('set', KEYS[index], ARGV[1], 'PX', ARGV[2], 'NX') then
+    states[index - 1] = 1
+  else
+    states[index - 1] = 0
+  end
+end
+return states`;
+// KEYS: outcomes hash, then the locks. ARGV: token, ttl ms, then field, outcome pairs (none when releasing).
 const RECORD_AND_UNLOCK = `
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-redis.call('pexpire', KEYS[1], ARGV[3])
-if redis.call('get', KEYS[2]) == ARGV[4] then redis.call('del', KEYS[2]) end
+for index = 3, #ARGV, 2 do redis.call('hset', KEYS[1], ARGV[index], ARGV[index + 1]) end
+if #ARGV > 2 then redis.call('pexpire', KEYS[1], ARGV[2]) end
+for index = 2, #KEYS do
+  if redis.call('get', KEYS[index]) == ARGV[1] then redis.call('del', KEYS[index]) end
+end
 return 1`;
-const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+// KEYS: the locks. ARGV: token, lock ms.
+const RENEW_LOCKS = `
+for index = 1, #KEYS do
+  if redis.call('get', KEYS[index]) == ARGV[1] then redis.call('pexpire', KEYS[index], ARGV[2]) end
+end
+return 1`;
+
+interface OutcomeCommands {
+  imageOutcomesClaim(...args: (string | number)[]): Promise<(string | number)[]>;
+  imageOutcomesRecord(...args: (string | number)[]): Promise<number>;
+  imageOutcomesRenew(...args: (string | number)[]): Promise<number>;
+}
 
 /**
  * Outcomes kept in a Redis hash per request, with a lock per URL so that two jobs do not fetch the same URL at
- * once. The holder renews its lock while it works; a crashed holder's lock lapses after `lockMs`, and a waiter
+ * once. The holder renews its locks while it works; a crashed holder's locks lapse after `lockMs`, and a waiter
  * then takes over. Failures of infrastructure are not recorded: the job retries them.
  */
-export function createRequestImageOutcomes(redis: Redis, lockMs: number): RequestImageOutcomes {
+export function createRequestImageOutcomes(connection: Redis, lockMs: number): RequestImageOutcomes {
+  // Scripts are sent once and then called by their digest.
+  if (typeof (connection as Partial<OutcomeCommands>).imageOutcomesClaim !== 'function') {
+    connection.defineCommand('imageOutcomesClaim', { lua: KNOWN_OR_LOCK });
+    connection.defineCommand('imageOutcomesRecord', { lua: RECORD_AND_UNLOCK });
+    connection.defineCommand('imageOutcomesRenew', { lua: RENEW_LOCKS });
+  }
+  const redis = connection as Redis & OutcomeCommands;
   const outcomesKey = (requestId: string) => `imgsvc:image-outcomes:${requestId}`;
+  const lockKey = (requestId: string, field: string) => `imgsvc:image-lock:${requestId}:${field}`;
+  const fieldOf = (url: string) => createHash('sha256').update(url).digest('hex');
+
   return {
-    async outcome(requestId, url, produce, cancel) {
-      const field = createHash('sha256').update(url).digest('hex');
-      const lockKey = `imgsvc:image-lock:${requestId}:${field}`;
-      const deadline = Date.now() + MAX_WAIT_MS;
-      for (;;) {
-        const token = randomUUID();
-        const [state, known] = (await redis.eval(
-          KNOWN_OR_LOCK,
-          2,
-          outcomesKey(requestId),
-          lockKey,
-          field,
-          token,
-          lockMs,
-        )) as [number, string?];
-        if (state === 1 && known) return JSON.parse(known) as ImageOutcome;
-        if (state === 2) {
-          const renewal = setInterval(() => {
-            redis.eval(RENEW_LOCK, 1, lockKey, token, lockMs).catch(() => {});
-          }, lockMs / 3);
-          let outcome: ImageOutcome;
-          try {
-            outcome = await produce();
-          } catch (error) {
-            clearInterval(renewal);
-            await redis.eval(RELEASE_LOCK, 1, lockKey, token);
-            throw error;
-          }
-          clearInterval(renewal);
-          await redis.eval(
-            RECORD_AND_UNLOCK,
-            2,
-            outcomesKey(requestId),
-            lockKey,
-            field,
-            JSON.stringify(outcome),
-            OUTCOMES_TTL_MS,
+    async claim(requestId, urls, produce, cancel) {
+      const hash = outcomesKey(requestId);
+      const token = randomUUID();
+      const urlOf = new Map(urls.map((url) => [fieldOf(url), url]));
+      const known = new Map<string, ImageOutcome>();
+      const produced = new Map<string, Promise<ImageOutcome>>();
+      const held: string[] = [];
+      const renewal = setInterval(() => {
+        if (held.length === 0) return;
+        const locks = held.map((field) => lockKey(requestId, field));
+        redis.imageOutcomesRenew(locks.length, ...locks, token, lockMs).catch(() => {});
+      }, lockMs / 3);
+      const settle = async (outcomes: ReadonlyMap<string, ImageOutcome>) => {
+        clearInterval(renewal);
+        if (held.length === 0) return;
+        const pairs = [...outcomes].flatMap(([field, outcome]) => [field, JSON.stringify(outcome)]);
+        const locks = held.map((field) => lockKey(requestId, field));
+        await redis.imageOutcomesRecord(1 + locks.length, hash, ...locks, token, OUTCOMES_TTL_MS, ...pairs);
+      };
+
+      try {
+        const deadline = Date.now() + MAX_WAIT_MS;
+        let waiting = [...urlOf.keys()];
+        while (waiting.length > 0) {
+          const locks = waiting.map((field) => lockKey(requestId, field));
+          const states = await redis.imageOutcomesClaim(
+            1 + locks.length,
+            hash,
+            ...locks,
             token,
+            lockMs,
+            ...waiting,
           );
-          return outcome;
+          const busy: string[] = [];
+          waiting.forEach((field, index) => {
+            const state = states[index];
+            if (typeof state === 'string') {
+              known.set(field, JSON.parse(state) as ImageOutcome);
+            } else if (state === 1) {
+              held.push(field);
+              produced.set(field, produce(urlOf.get(field) ?? ''));
+            } else {
+              busy.push(field);
+            }
+          });
+          waiting = busy;
+          if (waiting.length === 0) break;
+          if (Date.now() > deadline) {
+            throw new Error(`gave up waiting for another job to process ${urlOf.get(waiting[0] ?? '')}`);
+          }
+          await delay(POLL_MS, undefined, { signal: cancel });
         }
-        if (Date.now() > deadline) throw new Error(`gave up waiting for another job to process ${url}`);
-        await delay(POLL_MS, undefined, { signal: cancel });
+      } catch (error) {
+        // Whatever is under way still finishes before the locks go, so no other job starts it meanwhile.
+        await Promise.allSettled(produced.values());
+        await settle(new Map());
+        throw error;
       }
+
+      const results = await Promise.allSettled(
+        [...produced].map(async ([field, outcome]) => [field, await outcome] as const),
+      );
+      const mine = new Map<string, ImageOutcome>();
+      for (const result of results) if (result.status === 'fulfilled') mine.set(...result.value);
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure) {
+        // An infrastructure failure: what did succeed is kept for the retry, the rest is left to it.
+        await settle(mine);
+        throw failure.reason;
+      }
+      const outcomeOf = (url: string) => {
+        const field = fieldOf(url);
+        const outcome = mine.get(field) ?? known.get(field);
+        if (!outcome) throw new Error(`no outcome for ${url}`);
+        return outcome;
+      };
+      return { outcomes: urls.map(outcomeOf), settle: () => settle(mine) };
     },
     async forget(requestId) {
       await redis.del(outcomesKey(requestId));

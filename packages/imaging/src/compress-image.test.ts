@@ -1,7 +1,7 @@
 import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { compressImage, ImageError } from './compress-image.js';
+import { compressImage, ImageError, planCompression, sniffOutputFormat } from './compress-image.js';
 import { standardJpegQuality } from './jpeg-quality.js';
 
 const policy = { quality: 50, maxPixels: 50_000_000 };
@@ -97,6 +97,25 @@ describe('compressImage', () => {
     const metadata = await sharp(gif.data).metadata();
     expect([metadata.format, metadata.width, metadata.height, metadata.pages]).toEqual(['gif', 40, 30, 3]);
     expect(metadata.delay).toEqual([100, 100, 100]);
+  });
+
+  it('reads the output format from the signature exactly where the decoder would decide the same', async () => {
+    const base = await photo(40, 30);
+    const inputs = {
+      jpeg: await base.clone().jpeg().toBuffer(),
+      png: await base.clone().png().toBuffer(),
+      webp: await base.clone().webp().toBuffer(),
+      gif: await base.clone().gif().toBuffer(),
+      avif: await base.clone().avif().toBuffer(),
+    };
+    for (const [format, bytes] of Object.entries(inputs)) {
+      expect(sniffOutputFormat(bytes)).toBe(format);
+      expect((await planCompression(bytes, policy)).output).toBe(format);
+    }
+    // TIFF becomes JPEG or PNG depending on its transparency: only the decoder can say.
+    expect(sniffOutputFormat(await base.clone().tiff().toBuffer())).toBeUndefined();
+    expect(sniffOutputFormat(Buffer.from('<!doctype html>'))).toBeUndefined();
+    expect(sniffOutputFormat(Buffer.alloc(0))).toBeUndefined();
   });
 
   it('decides the format from the bytes, whatever the content was called', async () => {

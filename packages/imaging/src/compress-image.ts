@@ -67,6 +67,21 @@ export function outputFormatFor(inputFormat: string, hasAlpha: boolean): ImageFo
 
 const ANIMATED_FORMATS = new Set(['gif', 'webp']);
 
+/**
+ * The output format read from the first bytes alone, for the formats whose signature decides it (JPEG, PNG,
+ * WebP, GIF, AVIF); undefined for the rest (TIFF, whose output depends on its transparency, HEIC, unknown).
+ * It lets an image already stored be found without asking the decoder; `planCompression` still decides.
+ */
+export function sniffOutputFormat(bytes: Uint8Array): ImageFormat | undefined {
+  const ascii = (start: number, end: number) => String.fromCharCode(...bytes.subarray(start, end));
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (ascii(0, 8) === '\x89PNG\r\n\x1a\n') return 'png';
+  if (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a') return 'gif';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
+  if (ascii(4, 8) === 'ftyp' && ['avif', 'avis'].includes(ascii(8, 12))) return 'avif';
+  return undefined;
+}
+
 /** What an image will become, decided from its header alone (no pixel is decoded yet). */
 export interface CompressionPlan {
   readonly output: ImageFormat;
@@ -124,8 +139,9 @@ export async function encodeImage(
       pipeline.jpeg({ quality: policy.quality, quantisationTable: 0, optimiseCoding: true, mozjpeg: false });
       break;
     case 'png':
-      // libimagequant at effort 3 rather than 7: a third of the time for about 15% more bytes (measured).
-      pipeline.png({ palette: true, quality: policy.quality, effort: 3 });
+      // libimagequant at effort 3 rather than 7: a third of the time for about 15% more bytes; without
+      // dithering (as Pillow quantizes): 27% less time and 11% fewer bytes again (measured).
+      pipeline.png({ palette: true, quality: policy.quality, effort: 3, dither: 0 });
       break;
     case 'webp':
       // Effort 2 rather than 4: 40% less time for about 8% more bytes (measured).
@@ -155,4 +171,4 @@ export async function compressImage(bytes: Uint8Array, policy: CompressionPolicy
  * Part of every output's name: a new codec build or a change of encoding code gives new names, so outputs
  * made with other settings are never mistaken for current ones.
  */
-export const ENCODER_FINGERPRINT = `imaging/2 sharp/${sharp.versions.sharp} vips/${sharp.versions.vips}`;
+export const ENCODER_FINGERPRINT = `imaging/3 sharp/${sharp.versions.sharp} vips/${sharp.versions.vips}`;

@@ -12,6 +12,7 @@ export {
   type ImageFormat,
   outputFormatFor,
   planCompression,
+  sniffOutputFormat,
 } from './compress-image.js';
 export {
   readJpegQuantisationTables,

@@ -37,18 +37,25 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1`;
 
+interface ProgressCommands {
+  imageServiceRecordProduct(...args: (string | number)[]): Promise<number>;
+}
+
 /**
  * Live progress in Redis, where increments are atomic. MongoDB-compatible servers such as FerretDB apply
  * updates as read-modify-write, so many jobs counting into one request document could lose counts.
  */
-export function requestProgress(redis: Redis): RequestProgress {
+export function requestProgress(connection: Redis): RequestProgress {
+  // The script is sent once and then called by its digest.
+  if (typeof (connection as Partial<ProgressCommands>).imageServiceRecordProduct !== 'function') {
+    connection.defineCommand('imageServiceRecordProduct', { numberOfKeys: 2, lua: RECORD_PRODUCT });
+  }
+  const redis = connection as Redis & ProgressCommands;
   const rowsKey = (id: string) => `imgsvc:progress-rows:${id}`;
   const countsKey = (id: string) => `imgsvc:progress:${id}`;
   return {
     async recordProduct(requestId, row, succeeded, failed) {
-      const counted = await redis.eval(
-        RECORD_PRODUCT,
-        2,
+      const counted = await redis.imageServiceRecordProduct(
         rowsKey(requestId),
         countsKey(requestId),
         row,

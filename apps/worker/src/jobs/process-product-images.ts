@@ -17,14 +17,15 @@ export async function processProductImages(
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
 
   // The images of a product are processed together; the fetcher and the encode slots bound the work.
-  const outcomes = await Promise.all(
-    urls.map((url) =>
-      context.imageOutcomes.outcome(requestId, url, () => processImage(url, context, cancel), cancel),
-    ),
+  const claimed = await context.imageOutcomes.claim(
+    requestId,
+    urls,
+    (url) => processImage(url, context, cancel),
+    cancel,
   );
   const outputUrls: (string | null)[] = [];
   const errors: ImageFailure[] = [];
-  for (const outcome of outcomes) {
+  for (const outcome of claimed.outcomes) {
     if (outcome.ok) {
       outputUrls.push(outcome.outputUrl);
     } else {
@@ -37,11 +38,21 @@ export async function processProductImages(
     }
   }
 
-  if (await recordProductResult(context.db, requestId, row, { outputUrls, errors })) {
-    await context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length);
+  let recorded: boolean;
+  try {
+    recorded = await recordProductResult(context.db, requestId, row, { outputUrls, errors });
+  } catch (error) {
+    await claimed.settle();
+    throw error;
+  }
+  if (recorded) {
+    await Promise.all([
+      claimed.settle(),
+      context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length),
+    ]);
   } else {
     // Another run recorded first; its record stands and is what is counted.
-    const first = await findProductResult(context.db, requestId, row);
+    const [first] = await Promise.all([findProductResult(context.db, requestId, row), claimed.settle()]);
     const failed = first?.output_urls.filter((url) => url === null).length ?? errors.length;
     await context.progress.recordProduct(
       requestId,
