@@ -62,11 +62,17 @@ export function createImageStore(directory: string): ImageStore {
     async put(key, data) {
       if (!isImageKey(key)) throw new Error(`invalid image key "${key}"`);
       const target = pathOf(key);
-      await mkdir(join(directory, key.slice(0, 2)), { recursive: true });
       // Write beside the target, then rename: readers never see half a file, and a rerun replaces it atomically.
       const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
       try {
-        await writeFile(temporary, data);
+        try {
+          await writeFile(temporary, data);
+        } catch (error) {
+          // The folder is made the first time one of its images is written (or after it was removed).
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          await mkdir(join(directory, key.slice(0, 2)), { recursive: true });
+          await writeFile(temporary, data);
+        }
         await rename(temporary, target);
       } catch (error) {
         await unlink(temporary).catch(() => {});
