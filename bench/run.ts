@@ -70,7 +70,7 @@ try {
   const recovery = quick ? undefined : await measureRecovery(connections(), images);
 
   log('status under load');
-  const status = await measureStatusLoad(connections(), quick ? 2 : 5);
+  const status = await measureStatusLoad(connections(), quick ? 2 : 3);
 
   log('ingestion');
   const ingest = await measureIngestion(

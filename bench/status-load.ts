@@ -23,7 +23,7 @@ async function load(url: string, seconds: number): Promise<LoadResult> {
 
 /**
  * autocannon against GET /api/status/{id} of a finished request, and against the API's bare liveness route,
- * on the same API process in the same run.
+ * on the same API process in the same run: three rounds of each, alternated, the best of each kept.
  */
 export async function measureStatusLoad(
   connections: Connections,
@@ -35,8 +35,17 @@ export async function measureStatusLoad(
     const id = await run.upload([['https://img.example/never-fetched.jpg']]);
     await run.waitFor(id, (status) => status.status === 'completed', 60_000);
     await load(`${run.apiUrl}/health/live`, 1);
-    const bare = await load(`${run.apiUrl}/health/live`, seconds);
-    const status = await load(`${run.apiUrl}/api/status/${id}`, seconds);
+    // Alternated, best of each: a shared machine slows down and speeds up over seconds, and both routes
+    // should see the same machine.
+    const best = (a: LoadResult | undefined, b: LoadResult) =>
+      a && a.requests_per_second >= b.requests_per_second ? a : b;
+    let bare: LoadResult | undefined;
+    let status: LoadResult | undefined;
+    for (let round = 0; round < 3; round += 1) {
+      bare = best(bare, await load(`${run.apiUrl}/health/live`, seconds));
+      status = best(status, await load(`${run.apiUrl}/api/status/${id}`, seconds));
+    }
+    if (!bare || !status) throw new Error('no load was measured');
     return { status, bare };
   } finally {
     await run.close();
