@@ -12,18 +12,19 @@ export interface LimitResult {
 
 /**
  * The limit: sharp decoding and re-encoding the images with the service's own settings, in this process, at the
- * worker's concurrency (one image per core, one libvips thread each, as the worker runs them). Best of three.
+ * worker's concurrency (one image per core, one libvips thread each, as the worker runs them). Best of `rounds`.
  */
 export async function measureSharpLimit(
   images: readonly BenchImage[],
   quality: number,
+  rounds = 3,
 ): Promise<LimitResult> {
   sharp.cache(false);
   sharp.concurrency(1);
   const concurrency = availableParallelism();
   let best = 0;
   let outputBytes = 0;
-  for (let round = 0; round < 3; round += 1) {
+  for (let round = 0; round < rounds; round += 1) {
     let next = 0;
     let bytes = 0;
     const started = performance.now();

@@ -41,11 +41,15 @@ export async function ensurePillow(log: (message: string) => void): Promise<stri
   return check();
 }
 
-/** The peer: Pillow re-encoding the same images at quality 50 with as many processes as cores. */
+/**
+ * The peer: Pillow re-encoding the same images at quality 50 with as many processes as cores; the best of
+ * `rounds` passes after a warm-up.
+ */
 export async function measurePillow(
   images: readonly BenchImage[],
   quality: number,
   mode: 'defaults' | 'matched',
+  rounds = 3,
 ): Promise<PillowResult> {
   const folder = await mkdtemp(join(tmpdir(), 'image-service-pillow-'));
   try {
@@ -53,7 +57,7 @@ export async function measurePillow(
     const script = join(import.meta.dirname, 'pillow_reencode.py');
     const { stdout } = await run(
       PYTHON,
-      [script, folder, mode, String(quality), String(availableParallelism())],
+      [script, folder, mode, String(quality), String(availableParallelism()), String(rounds)],
       {
         maxBuffer: 1024 * 1024,
       },

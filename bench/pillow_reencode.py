@@ -45,6 +45,7 @@ def reencode(data: bytes) -> int:
 def main() -> None:
     folder = sys.argv[1]
     processes = int(sys.argv[4])
+    rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
     files = sorted(os.listdir(folder))
     blobs = []
     for name in files:
@@ -54,7 +55,7 @@ def main() -> None:
         pool.map(reencode, blobs[:processes])  # warm the workers
         best = 0.0
         sizes = []
-        for _ in range(3):
+        for _ in range(rounds):
             started = time.perf_counter()
             sizes = pool.map(reencode, blobs, chunksize=1)
             best = max(best, len(blobs) / (time.perf_counter() - started))
