@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,14 +50,27 @@ export async function pipelineHarness(
   delayMs = 0,
 ): Promise<PipelineHarness> {
   const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
+  // A static file server as image hosts and CDNs run them: each file with an ETag, answering 304 to a
+  // conditional request for the version it still has.
+  const etags = new Map(
+    [...images].map(([path, image]) => [path, `"${createHash('sha1').update(image.body).digest('hex')}"`]),
+  );
   const server = await startHttpServer((request, response) => {
-    const image = images.get(new URL(request.url ?? '/', 'http://x').pathname);
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    const image = images.get(path);
     if (!image) {
       response.statusCode = 404;
       response.end();
       return;
     }
+    const etag = etags.get(path) ?? '';
     const send = () => {
+      response.setHeader('etag', etag);
+      if (request.headers['if-none-match'] === etag) {
+        response.statusCode = 304;
+        response.end();
+        return;
+      }
       response.setHeader('content-type', image.type);
       response.end(image.body);
     };

@@ -30,6 +30,9 @@ describe('hostile and broken images, end to end', () => {
   let storageDir: string;
   let flakyCalls = 0;
   const bodies = new Map<string, { body: Buffer; type: string }>();
+  // Files served with an ETag, as image hosts and CDNs do; every answer is noted as "<status> <path>".
+  const versioned = new Map<string, { body: Buffer; etag: string }>();
+  const versionedAnswers: string[] = [];
 
   beforeAll(async () => {
     const photo = await photoLikeJpeg(640, 480, 11);
@@ -61,6 +64,15 @@ describe('hostile and broken images, end to end', () => {
 
     images = await startHttpServer((request, response) => {
       const path = new URL(request.url ?? '/', 'http://x').pathname;
+      const version = versioned.get(path);
+      if (version) {
+        response.setHeader('etag', version.etag);
+        response.statusCode = request.headers['if-none-match'] === version.etag ? 304 : 200;
+        versionedAnswers.push(`${response.statusCode} ${path}`);
+        if (response.statusCode === 200) response.setHeader('content-type', 'image/jpeg');
+        response.end(response.statusCode === 200 ? version.body : undefined);
+        return;
+      }
       const file = bodies.get(path);
       if (file) {
         response.setHeader('content-type', file.type);
@@ -141,8 +153,8 @@ describe('hostile and broken images, end to end', () => {
       ...products().map(([serial, name, urls]) => `${serial},"${name}","${urls.join(', ')}"`),
     ].join('\n');
 
-  async function runRequest(): Promise<{ rows: string[][]; counts: Record<string, number> }> {
-    const upload = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: csvForm(csvText()) });
+  async function runRequest(csv = csvText()): Promise<{ rows: string[][]; counts: Record<string, number> }> {
+    const upload = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
     expect(upload.status).toBe(202);
     const { request_id: id, status_url: statusUrl } = (await upload.json()) as {
       request_id: string;
@@ -220,5 +232,40 @@ describe('hostile and broken images, end to end', () => {
     expect((await stat(file)).mtimeMs).toBe(before.mtimeMs);
     // The worker is still there after all of it.
     expect(service.worker.child.exitCode).toBeNull();
+  }, 120_000);
+
+  it('asks the image host whether a known image changed, and downloads only what did', async () => {
+    versioned.set('/versioned/a.jpg', { body: await photoLikeJpeg(320, 240, 21), etag: '"a1"' });
+    versioned.set('/versioned/b.jpg', { body: await photoLikeJpeg(320, 240, 22), etag: '"b1"' });
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      `1,Versioned,"${url('/versioned/a.jpg')}, ${url('/versioned/b.jpg')}"`,
+    ].join('\n');
+    const outputs = async () =>
+      ((await runRequest(csv)).rows.find((row) => row[0] === '1')?.[3] ?? '').split(', ');
+    const answers = () => versionedAnswers.splice(0).sort();
+
+    const first = await outputs();
+    expect(first).toEqual([expect.stringMatching(/\.jpg$/), expect.stringMatching(/\.jpg$/)]);
+    expect(answers()).toEqual(['200 /versioned/a.jpg', '200 /versioned/b.jpg']);
+
+    // The same catalogue again: both unchanged, nothing downloaded, the same outputs.
+    expect(await outputs()).toEqual(first);
+    expect(answers()).toEqual(['304 /versioned/a.jpg', '304 /versioned/b.jpg']);
+
+    // b changed on the host: only b is downloaded, and it gets a new output.
+    versioned.set('/versioned/b.jpg', { body: await photoLikeJpeg(320, 240, 23), etag: '"b2"' });
+    const third = await outputs();
+    expect(third[0]).toBe(first[0]);
+    expect(third[1]).not.toBe(first[1]);
+    expect(answers()).toEqual(['200 /versioned/b.jpg', '304 /versioned/a.jpg']);
+
+    // a's stored output was lost: a 304 alone is not enough, a is downloaded and stored again.
+    const key = first[0]?.split('/images/')[1] ?? '';
+    const file = join(storageDir, key.slice(0, 2), key);
+    await rm(file);
+    expect((await outputs())[0]).toBe(first[0]);
+    expect(answers()).toEqual(['200 /versioned/a.jpg', '304 /versioned/a.jpg', '304 /versioned/b.jpg']);
+    expect((await stat(file)).isFile()).toBe(true);
   }, 120_000);
 });

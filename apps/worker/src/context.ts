@@ -5,6 +5,7 @@ import type { Logger } from '@imgsvc/logging';
 import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Dispatcher } from 'undici';
+import type { ImageSources } from './image-sources.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { RequestImageOutcomes } from './request-image-outcomes.js';
 
@@ -19,6 +20,8 @@ export interface WorkerContext {
   /** Encodes at once in this process: one per CPU core. */
   readonly encodeSlots: Semaphore;
   readonly imageOutcomes: RequestImageOutcomes;
+  /** What URLs gave in earlier requests, for conditional downloads. */
+  readonly imageSources: ImageSources;
   /** Guarded connection pool for webhook deliveries. */
   readonly webhookDispatcher: Dispatcher;
   readonly metrics: WorkerMetrics;

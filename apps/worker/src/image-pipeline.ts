@@ -1,4 +1,4 @@
-import { FetchError } from '@imgsvc/fetching';
+import { FetchError, type FetchedImage } from '@imgsvc/fetching';
 import {
   type CompressionPolicy,
   ENCODER_FINGERPRINT,
@@ -11,7 +11,13 @@ import {
 } from '@imgsvc/imaging';
 import { contentKey } from '@imgsvc/storage';
 import type { WorkerContext } from './context.js';
+import type { ImageSource } from './image-sources.js';
 import type { ImageOutcome } from './request-image-outcomes.js';
+
+/** Everything that shapes an output besides the input's bytes: part of every output's name. */
+export function encodingSettings(policy: CompressionPolicy): string[] {
+  return [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `max_pixels=${policy.maxPixels}`];
+}
 
 /**
  * Finds the image's output in the store, or re-encodes it and stores it. Outputs are named by the input's
@@ -25,12 +31,7 @@ async function storeCompressed(
 ): Promise<{ key: string; reused: boolean }> {
   const keys = new Map<ImageFormat, string>();
   const keyFor = (format: ImageFormat) => {
-    const key =
-      keys.get(format) ??
-      contentKey(
-        [ENCODER_FINGERPRINT, `quality=${policy.quality}`, `max_pixels=${policy.maxPixels}`, bytes],
-        FILE_EXTENSIONS[format],
-      );
+    const key = keys.get(format) ?? contentKey([...encodingSettings(policy), bytes], FILE_EXTENSIONS[format]);
     keys.set(format, key);
     return key;
   };
@@ -46,29 +47,52 @@ async function storeCompressed(
   return { key, reused: false };
 }
 
+/** One image's outcome, and what its URL gave when its server named the version it sent. */
+export interface ProcessedImage {
+  readonly outcome: ImageOutcome;
+  readonly source?: ImageSource;
+}
+
 /**
  * Downloads one image, checks it, re-encodes it and stores it under a name derived from its bytes and the
- * encoding settings: an image already stored is not encoded again. Failures of the image itself are
- * returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
+ * encoding settings: an image already stored is not encoded again. When the URL gave an output before, with
+ * validators, the server is asked whether it changed, and a 304 saves the download. Failures of the image itself
+ * are returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
  */
 export async function processImage(
   url: string,
   context: WorkerContext,
   cancel?: AbortSignal,
-): Promise<ImageOutcome> {
-  const { config, fetcher, metrics } = context;
+  previous?: ImageSource,
+): Promise<ProcessedImage> {
+  const { config, fetcher, metrics, store } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   const timer = metrics.imageSeconds.startTimer();
+  const stored = (key: string): ImageOutcome => ({
+    ok: true,
+    outputUrl: `${config.publicBaseUrl}/images/${key}`,
+  });
   try {
-    const { bytes } = await fetcher.fetchImage(url, cancel);
-    metrics.imageBytes.inc({ direction: 'in' }, bytes.length);
-    const { key, reused } = await storeCompressed(bytes, context, policy);
+    let fetched: FetchedImage | undefined;
+    if (previous) {
+      const answer = await fetcher.fetchImageIfChanged(url, previous, cancel);
+      if (!('notModified' in answer)) fetched = answer;
+      else if (await store.has(previous.key)) {
+        timer({ outcome: 'unchanged' });
+        return { outcome: stored(previous.key), source: previous };
+      }
+    }
+    fetched ??= await fetcher.fetchImage(url, cancel);
+    metrics.imageBytes.inc({ direction: 'in' }, fetched.bytes.length);
+    const { key, reused } = await storeCompressed(fetched.bytes, context, policy);
     timer({ outcome: reused ? 'reused' : 'stored' });
-    return { ok: true, outputUrl: `${config.publicBaseUrl}/images/${key}` };
+    // Validators name a version of the URL itself: not kept when the bytes came from elsewhere by redirect.
+    const validators = fetched.finalUrl === new URL(url).href ? fetched.validators : undefined;
+    return { outcome: stored(key), ...(validators ? { source: { ...validators, key } } : {}) };
   } catch (error) {
     if (error instanceof FetchError || error instanceof ImageError) {
       timer({ outcome: 'failed' });
-      return { ok: false, failure: { url, code: error.code, message: error.message } };
+      return { outcome: { ok: false, failure: { url, code: error.code, message: error.message } } };
     }
     throw error;
   }

@@ -29,7 +29,7 @@ export function createWorkerMetrics(queues: Queues): WorkerMetrics {
   });
   const imageSeconds = new Histogram({
     name: 'image_processing_seconds',
-    help: 'Time per image: download, checks, compression and storage, by outcome (stored, reused, failed).',
+    help: 'Time per image: download, checks, compression and storage, by outcome (stored, reused, unchanged: a 304 saved the download, failed).',
     labelNames: ['outcome'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],

@@ -10,6 +10,8 @@ import { Worker } from 'bullmq';
 import sharp from 'sharp';
 import type { WorkerContext } from './context.js';
 import { handleFinalFailure, isFinalFailure } from './final-failures.js';
+import { encodingSettings } from './image-pipeline.js';
+import { createImageSources } from './image-sources.js';
 import { withReleaseAndOutageHandling } from './job-runner.js';
 import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
@@ -71,6 +73,10 @@ export async function startWorker(
     fetcher,
     encodeSlots: new Semaphore(availableParallelism()),
     imageOutcomes: createRequestImageOutcomes(redis, config.jobs.lockMs),
+    imageSources: createImageSources(
+      redis,
+      encodingSettings({ quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels }).join('\n'),
+    ),
     webhookDispatcher,
     metrics,
     log,

@@ -14,6 +14,35 @@ beforeAll(async () => {
     const path = request.url ?? '/';
     hits.push(path);
     if (path === '/ok') return response.end(Buffer.alloc(1000, 1));
+    if (path === '/versioned' || path === '/to-versioned') {
+      if (path === '/to-versioned') {
+        response.writeHead(302, { location: '/versioned' });
+        return response.end();
+      }
+      response.setHeader('etag', '"v2"');
+      response.setHeader('last-modified', 'Tue, 24 Nov 2026 10:00:00 GMT');
+      if (request.headers['if-none-match'] === '"v2"') {
+        response.statusCode = 304;
+        return response.end();
+      }
+      return response.end(Buffer.alloc(100, 2));
+    }
+    if (path === '/dated') {
+      response.setHeader('last-modified', 'Tue, 24 Nov 2026 10:00:00 GMT');
+      if (request.headers['if-modified-since'] === 'Tue, 24 Nov 2026 10:00:00 GMT') {
+        response.statusCode = 304;
+        return response.end();
+      }
+      return response.end(Buffer.alloc(100, 3));
+    }
+    if (path === '/odd-validator') {
+      response.setHeader('etag', `"${'x'.repeat(300)}"`);
+      return response.end(Buffer.alloc(100, 4));
+    }
+    if (path === '/unconditional-304') {
+      response.statusCode = 304;
+      return response.end();
+    }
     if (path === '/big') return response.end(Buffer.alloc(5000, 1));
     if (path === '/big-chunked') {
       response.write(Buffer.alloc(3000, 1));
@@ -97,5 +126,30 @@ describe('fetchImage', () => {
     const started = Date.now();
     expect((await failure(open.fetchImage(`${base}/slow`))).code).toBe('fetch_timeout');
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('conditional downloads', () => {
+  it("returns the server's validators and skips the download when the version is still current", async () => {
+    const fetched = await open.fetchImage(`${base}/versioned`);
+    expect(fetched.validators).toEqual({ etag: '"v2"', lastModified: 'Tue, 24 Nov 2026 10:00:00 GMT' });
+    const unchanged = await open.fetchImageIfChanged(`${base}/versioned`, { etag: '"v2"' });
+    expect(unchanged).toEqual({ notModified: true, attempts: 1 });
+    const changed = await open.fetchImageIfChanged(`${base}/versioned`, { etag: '"v1"' });
+    expect('bytes' in changed && changed.bytes.length).toBe(100);
+    const dated = await open.fetchImageIfChanged(`${base}/dated`, {
+      lastModified: 'Tue, 24 Nov 2026 10:00:00 GMT',
+    });
+    expect(dated).toEqual({ notModified: true, attempts: 1 });
+  });
+
+  it('asks only about the URL itself: after a redirect the body is downloaded', async () => {
+    const redirected = await open.fetchImageIfChanged(`${base}/to-versioned`, { etag: '"v2"' });
+    expect('bytes' in redirected && redirected.bytes.length).toBe(100);
+  });
+
+  it('keeps no validator a header could not carry back, and refuses a 304 it did not ask for', async () => {
+    expect((await open.fetchImage(`${base}/odd-validator`)).validators).toBeUndefined();
+    expect((await failure(open.fetchImage(`${base}/unconditional-304`))).code).toBe('http_304');
   });
 });

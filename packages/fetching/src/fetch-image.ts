@@ -22,11 +22,25 @@ export interface ImageFetchOptions extends NetworkPolicy {
   readonly userAgent?: string;
 }
 
+/** What a server said identifies the version of what it sent (RFC 9110 ETag and Last-Modified). */
+export interface SourceValidators {
+  readonly etag?: string;
+  readonly lastModified?: string;
+}
+
 export interface FetchedImage {
   readonly bytes: Buffer;
   /** Where the bytes came from after redirects. */
   readonly finalUrl: string;
   /** Attempts it took (1 when the first one worked). */
+  readonly attempts: number;
+  /** The final answer's validators, when it gave usable ones. */
+  readonly validators?: SourceValidators;
+}
+
+/** The server confirmed that the version named by the validators is still current: nothing was downloaded. */
+export interface NotModified {
+  readonly notModified: true;
   readonly attempts: number;
 }
 
@@ -36,6 +50,15 @@ export interface ImageFetcher {
    * signal's reason, not a FetchError, because the image itself is not at fault.
    */
   fetchImage(url: string, cancel?: AbortSignal): Promise<FetchedImage>;
+  /**
+   * Downloads an image unless the server confirms (304 Not Modified) that the version named by `validators`
+   * is still the one at `url`.
+   */
+  fetchImageIfChanged(
+    url: string,
+    validators: SourceValidators,
+    cancel?: AbortSignal,
+  ): Promise<FetchedImage | NotModified>;
   close(): Promise<void>;
 }
 
@@ -44,7 +67,8 @@ type Settings = Required<Omit<ImageFetchOptions, 'trustedAddresses'>> &
 
 type HopOutcome =
   | { readonly kind: 'redirect'; readonly location: string | string[] | undefined; readonly status: number }
-  | { readonly kind: 'body'; readonly bytes: Buffer };
+  | { readonly kind: 'body'; readonly bytes: Buffer; readonly validators?: SourceValidators }
+  | { readonly kind: 'not-modified' };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -83,6 +107,19 @@ function classify(error: unknown, deadline: AbortSignal, timeoutMs: number): Fet
   }
 }
 
+/** A validator worth keeping and sending back: visible ASCII of a sane length, nothing a header could not carry. */
+function validator(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && value.length <= 256 && /^[\x20-\x7e]+$/.test(value) ? value : undefined;
+}
+
+function validatorsOf(headers: Record<string, string | string[] | undefined>): SourceValidators | undefined {
+  const etag = validator(headers.etag);
+  const lastModified = validator(headers['last-modified']);
+  if (!etag && !lastModified) return undefined;
+  return { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+}
+
 /** Drops a body mid-way; the connection is closed rather than read to the end. */
 function abandon(body: NodeJS.ReadableStream & { destroy(): void }): void {
   body.on('error', () => {});
@@ -103,7 +140,8 @@ async function fetchOnce(
   settings: Settings,
   perHost: KeyedSemaphore,
   cancel: AbortSignal | undefined,
-): Promise<Omit<FetchedImage, 'attempts'>> {
+  conditions?: SourceValidators,
+): Promise<Omit<FetchedImage, 'attempts'> | { readonly notModified: true }> {
   const deadline = AbortSignal.timeout(settings.timeoutMs);
   const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
   let current = parseTarget(url);
@@ -111,13 +149,24 @@ async function fetchOnce(
     for (let redirects = 0; ; redirects += 1) {
       checkUrlTarget(current, settings);
       const target = current;
+      // The validators name a version of the URL asked for, not of where it may now redirect.
+      const conditional = redirects === 0 ? conditions : undefined;
       const outcome = await perHost.run(target.host, async (): Promise<HopOutcome> => {
         const response = await request(target, {
           dispatcher: agent,
           method: 'GET',
           signal,
-          headers: { 'user-agent': settings.userAgent, accept: 'image/*,*/*;q=0.5' },
+          headers: {
+            'user-agent': settings.userAgent,
+            accept: 'image/*,*/*;q=0.5',
+            ...(conditional?.etag ? { 'if-none-match': conditional.etag } : {}),
+            ...(conditional?.lastModified ? { 'if-modified-since': conditional.lastModified } : {}),
+          },
         });
+        if (response.statusCode === 304 && conditional) {
+          await response.body.dump();
+          return { kind: 'not-modified' };
+        }
         if (REDIRECT_STATUSES.has(response.statusCode)) {
           await response.body.dump();
           return { kind: 'redirect', location: response.headers.location, status: response.statusCode };
@@ -150,9 +199,20 @@ async function fetchOnce(
           }
           chunks.push(chunk);
         }
-        return { kind: 'body', bytes: Buffer.concat(chunks, received) };
+        return {
+          kind: 'body',
+          bytes: Buffer.concat(chunks, received),
+          validators: validatorsOf(response.headers),
+        };
       });
-      if (outcome.kind === 'body') return { bytes: outcome.bytes, finalUrl: target.href };
+      if (outcome.kind === 'not-modified') return { notModified: true };
+      if (outcome.kind === 'body') {
+        return {
+          bytes: outcome.bytes,
+          finalUrl: target.href,
+          ...(outcome.validators ? { validators: outcome.validators } : {}),
+        };
+      }
       if (redirects >= settings.maxRedirects) {
         throw new FetchError('too_many_redirects', `more than ${settings.maxRedirects} redirects`);
       }
@@ -196,24 +256,31 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
   });
   const overall = new Semaphore(settings.concurrency);
   const perHost = new KeyedSemaphore(settings.concurrencyPerHost);
+  const fetchWith = async (url: string, cancel?: AbortSignal, conditions?: SourceValidators) => {
+    for (let attempt = 1; ; attempt += 1) {
+      cancel?.throwIfAborted();
+      try {
+        const fetched = await overall.run(() => fetchOnce(agent, url, settings, perHost, cancel, conditions));
+        return { ...fetched, attempts: attempt };
+      } catch (error) {
+        if (cancel?.aborted) throw cancel.reason;
+        const failure = error instanceof FetchError ? error : classify(error, AbortSignal.abort(), 0);
+        if (!failure.retryable || attempt >= settings.attempts) throw failure;
+        const backoff = Math.random() * settings.retryBaseDelayMs * 2 ** (attempt - 1);
+        await delay(Math.min(settings.retryMaxDelayMs, failure.retryAfterMs ?? backoff), undefined, {
+          signal: cancel,
+        });
+      }
+    }
+  };
   return {
     async fetchImage(url, cancel) {
-      for (let attempt = 1; ; attempt += 1) {
-        cancel?.throwIfAborted();
-        try {
-          const fetched = await overall.run(() => fetchOnce(agent, url, settings, perHost, cancel));
-          return { ...fetched, attempts: attempt };
-        } catch (error) {
-          if (cancel?.aborted) throw cancel.reason;
-          const failure = error instanceof FetchError ? error : classify(error, AbortSignal.abort(), 0);
-          if (!failure.retryable || attempt >= settings.attempts) throw failure;
-          const backoff = Math.random() * settings.retryBaseDelayMs * 2 ** (attempt - 1);
-          await delay(Math.min(settings.retryMaxDelayMs, failure.retryAfterMs ?? backoff), undefined, {
-            signal: cancel,
-          });
-        }
-      }
+      const fetched = await fetchWith(url, cancel);
+      // Without validators no server may answer 304 (it would be an http_304 failure): always a body here.
+      if ('notModified' in fetched) throw new FetchError('http_304', 'the server answered 304');
+      return fetched;
     },
+    fetchImageIfChanged: (url, validators, cancel) => fetchWith(url, cancel, validators),
     close: () => agent.close(),
   };
 }

@@ -6,6 +6,8 @@ export {
   type FetchedImage,
   type ImageFetcher,
   type ImageFetchOptions,
+  type NotModified,
   retryAfterMs,
+  type SourceValidators,
 } from './fetch-image.js';
 export { checkUrlTarget, createGuardedAgent, type NetworkPolicy } from './guarded-agent.js';

@@ -3,6 +3,14 @@ import { parseJobData, productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 import { processImage } from '../image-pipeline.js';
+import type { ImageSource } from '../image-sources.js';
+
+/** Sources only save later downloads: failing to keep them fails nothing. */
+async function rememberSources(context: WorkerContext, sources: ReadonlyMap<string, ImageSource>) {
+  await context.imageSources.remember(sources).catch((error: unknown) => {
+    context.log.debug({ reason: (error as Error).message }, 'image sources not kept');
+  });
+}
 
 /**
  * process-product-images: every image of one product, then the product's record and the request's progress.
@@ -17,10 +25,17 @@ export async function processProductImages(
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
 
   // The images of a product are processed together; the fetcher and the encode slots bound the work.
+  // What these URLs gave in earlier requests, looked up while the outcomes are claimed.
+  const previous = context.imageSources.recall(urls);
+  const learned = new Map<string, ImageSource>();
   const claimed = await context.imageOutcomes.claim(
     requestId,
     urls,
-    (url) => processImage(url, context, cancel),
+    async (url) => {
+      const processed = await processImage(url, context, cancel, (await previous).get(url));
+      if (processed.source) learned.set(url, processed.source);
+      return processed.outcome;
+    },
     cancel,
   );
   const outputUrls: (string | null)[] = [];
@@ -49,10 +64,15 @@ export async function processProductImages(
     await Promise.all([
       claimed.settle(),
       context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length),
+      rememberSources(context, learned),
     ]);
   } else {
     // Another run recorded first; its record stands and is what is counted.
-    const [first] = await Promise.all([findProductResult(context.db, requestId, row), claimed.settle()]);
+    const [first] = await Promise.all([
+      findProductResult(context.db, requestId, row),
+      claimed.settle(),
+      rememberSources(context, learned),
+    ]);
     const failed = first?.output_urls.filter((url) => url === null).length ?? errors.length;
     await context.progress.recordProduct(
       requestId,

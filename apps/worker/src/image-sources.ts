@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { SourceValidators } from '@imgsvc/fetching';
+import { isImageKey } from '@imgsvc/storage';
+import type { Redis } from 'ioredis';
+
+/** What one URL gave last time: the stored output, and the validators its server sent with the bytes. */
+export interface ImageSource extends SourceValidators {
+  readonly key: string;
+}
+
+export interface ImageSources {
+  /**
+   * What was stored from each URL before, under the current encoding settings; URLs never seen (or whose
+   * server gave no validators) are absent. Never fails: without it, images are simply downloaded again.
+   */
+  recall(urls: readonly string[]): Promise<ReadonlyMap<string, ImageSource>>;
+  /** Keeps what these URLs gave, for the next request that names them. */
+  remember(sources: ReadonlyMap<string, ImageSource>): Promise<void>;
+}
+
+const SOURCE_TTL_MS = 7 * 24 * 3600 * 1000;
+
+function parseSource(text: string | null): ImageSource | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<Record<keyof ImageSource, unknown>>;
+    if (typeof value.key !== 'string' || !isImageKey(value.key)) return undefined;
+    const etag = typeof value.etag === 'string' ? value.etag : undefined;
+    const lastModified = typeof value.lastModified === 'string' ? value.lastModified : undefined;
+    if (!etag && !lastModified) return undefined;
+    return { key: value.key, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sources across requests, in Redis, so that a catalogue uploaded again is checked with conditional requests
+ * (If-None-Match, If-Modified-Since) instead of being downloaded again. `settings` names everything that shapes
+ * an output: entries made under other settings are never found.
+ */
+export function createImageSources(redis: Redis, settings: string): ImageSources {
+  const keyOf = (url: string) =>
+    `imgsvc:image-source:${createHash('sha256').update(settings).update('\0').update(url).digest('hex')}`;
+  return {
+    async recall(urls) {
+      const unique = [...new Set(urls)];
+      try {
+        const found = await redis.mget(...unique.map(keyOf));
+        const sources = new Map<string, ImageSource>();
+        unique.forEach((url, index) => {
+          const source = parseSource(found[index] ?? null);
+          if (source) sources.set(url, source);
+        });
+        return sources;
+      } catch {
+        return new Map();
+      }
+    },
+    async remember(sources) {
+      if (sources.size === 0) return;
+      const batch = redis.pipeline();
+      for (const [url, source] of sources) batch.set(keyOf(url), JSON.stringify(source), 'PX', SOURCE_TTL_MS);
+      await batch.exec();
+    },
+  };
+}
