@@ -133,7 +133,10 @@ export function createRequestImageOutcomes(connection: Redis, lockMs: number): R
               known.set(field, JSON.parse(state) as ImageOutcome);
             } else if (state === 1) {
               held.push(field);
-              produced.set(field, produce(urlOf.get(field) ?? ''));
+              const outcome = produce(urlOf.get(field) ?? '');
+              // Awaited below, once every URL is claimed; until then a failure must not count as unhandled.
+              outcome.catch(() => {});
+              produced.set(field, outcome);
             } else {
               busy.push(field);
             }
