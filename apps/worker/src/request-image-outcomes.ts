@@ -13,7 +13,8 @@ export interface ClaimedOutcomes {
   readonly outcomes: readonly ImageOutcome[];
   /**
    * Records the outcomes this job produced for the other products of the request and frees its locks, in one
-   * trip. Called once, after the product is recorded (or when recording it failed).
+   * trip, unless that was done already (before waiting for another job). Called once, after the product is
+   * recorded (or when recording it failed).
    */
   settle(): Promise<void>;
 }
@@ -98,19 +99,37 @@ export function createRequestImageOutcomes(connection: Redis, lockMs: number): R
       const token = randomUUID();
       const urlOf = new Map(urls.map((url) => [fieldOf(url), url]));
       const known = new Map<string, ImageOutcome>();
-      const produced = new Map<string, Promise<ImageOutcome>>();
-      const held: string[] = [];
+      const mine = new Map<string, ImageOutcome>();
+      const producing = new Map<string, Promise<ImageOutcome>>();
+      // Locks this call holds and has not yet released (with the outcome recorded, when there is one).
+      let held: string[] = [];
       const renewal = setInterval(() => {
         if (held.length === 0) return;
         const locks = held.map((field) => lockKey(requestId, field));
         redis.imageOutcomesRenew(locks.length, ...locks, token, lockMs).catch(() => {});
       }, lockMs / 3);
-      const settle = async (outcomes: ReadonlyMap<string, ImageOutcome>) => {
-        clearInterval(renewal);
+      /** Records the outcomes produced under the held locks and releases every one of them, in one trip. */
+      const release = async () => {
         if (held.length === 0) return;
-        const pairs = [...outcomes].flatMap(([field, outcome]) => [field, JSON.stringify(outcome)]);
-        const locks = held.map((field) => lockKey(requestId, field));
+        const fields = held;
+        held = [];
+        const pairs = fields.flatMap((field) => {
+          const outcome = mine.get(field);
+          return outcome ? [field, JSON.stringify(outcome)] : [];
+        });
+        const locks = fields.map((field) => lockKey(requestId, field));
         await redis.imageOutcomesRecord(1 + locks.length, hash, ...locks, token, OUTCOMES_TTL_MS, ...pairs);
+      };
+      /** Waits for what is being produced; an infrastructure failure is thrown once all of it has finished. */
+      const finishProducing = async () => {
+        const entries = [...producing];
+        producing.clear();
+        const results = await Promise.allSettled(
+          entries.map(async ([field, outcome]) => [field, await outcome] as const),
+        );
+        for (const result of results) if (result.status === 'fulfilled') mine.set(...result.value);
+        const failure = results.find((result) => result.status === 'rejected');
+        if (failure) throw failure.reason;
       };
 
       try {
@@ -134,45 +153,47 @@ export function createRequestImageOutcomes(connection: Redis, lockMs: number): R
             } else if (state === 1) {
               held.push(field);
               const outcome = produce(urlOf.get(field) ?? '');
-              // Awaited below, once every URL is claimed; until then a failure must not count as unhandled.
+              // Awaited below; until then a failure must not count as unhandled.
               outcome.catch(() => {});
-              produced.set(field, outcome);
+              producing.set(field, outcome);
             } else {
               busy.push(field);
             }
           });
           waiting = busy;
           if (waiting.length === 0) break;
+          // Before waiting for other jobs, finish and share what this one holds: two products waiting for each
+          // other's images would otherwise wait for ever.
+          await finishProducing();
+          await release();
           if (Date.now() > deadline) {
             throw new Error(`gave up waiting for another job to process ${urlOf.get(waiting[0] ?? '')}`);
           }
           await delay(POLL_MS, undefined, { signal: cancel });
         }
+        await finishProducing();
       } catch (error) {
-        // Whatever is under way still finishes before the locks go, so no other job starts it meanwhile.
-        await Promise.allSettled(produced.values());
-        await settle(new Map());
+        // Whatever is under way finishes before the locks go, so that no other job starts it meanwhile; what
+        // did succeed is kept for the retry.
+        await finishProducing().catch(() => {});
+        clearInterval(renewal);
+        await release();
         throw error;
       }
 
-      const results = await Promise.allSettled(
-        [...produced].map(async ([field, outcome]) => [field, await outcome] as const),
-      );
-      const mine = new Map<string, ImageOutcome>();
-      for (const result of results) if (result.status === 'fulfilled') mine.set(...result.value);
-      const failure = results.find((result) => result.status === 'rejected');
-      if (failure) {
-        // An infrastructure failure: what did succeed is kept for the retry, the rest is left to it.
-        await settle(mine);
-        throw failure.reason;
-      }
       const outcomeOf = (url: string) => {
         const field = fieldOf(url);
         const outcome = mine.get(field) ?? known.get(field);
         if (!outcome) throw new Error(`no outcome for ${url}`);
         return outcome;
       };
-      return { outcomes: urls.map(outcomeOf), settle: () => settle(mine) };
+      return {
+        outcomes: urls.map(outcomeOf),
+        settle: async () => {
+          clearInterval(renewal);
+          await release();
+        },
+      };
     },
     async forget(requestId) {
       await redis.del(outcomesKey(requestId));
