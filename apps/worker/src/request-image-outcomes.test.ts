@@ -42,7 +42,7 @@ describe('request image outcomes, on a real Redis', () => {
     expect(produced).toHaveLength(3);
   });
 
-  it("lets two products that wait for each other's images both finish", async () => {
+  it('lets two products naming the same images in opposite orders both finish, each image made once', async () => {
     const outcomes = createRequestImageOutcomes(redis, 2000);
     const request = randomUUID();
     const made: string[] = [];
