@@ -155,6 +155,11 @@ export async function pipelineHarness(
   };
 }
 
+/** The faster of a kept result (if any) and a new one: runs are repeated and the best kept. */
+export function faster<T>(kept: T | undefined, next: T, rate: (result: T) => number): T {
+  return kept !== undefined && rate(kept) >= rate(next) ? kept : next;
+}
+
 /** Two images per product, in order. */
 export function twoPerProduct(urls: readonly string[]): string[][] {
   const products: string[][] = [];

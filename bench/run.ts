@@ -11,6 +11,7 @@ import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
+import { faster } from './harness.js';
 import { benchImageSet } from './image-set.js';
 import { measureIngestion } from './ingest.js';
 import { type LimitResult, measureSharpLimit } from './limit.js';
@@ -59,8 +60,8 @@ try {
   let pillow: { defaults: PillowResult; matched: PillowResult } | undefined;
   let first: PassResult | undefined;
   let repeat: PassResult | undefined;
-  const bestOf = <T extends { images_per_second: number }>(a: T | undefined, b: T) =>
-    a && a.images_per_second >= b.images_per_second ? a : b;
+  const bestOf = <T extends { images_per_second: number }>(kept: T | undefined, next: T) =>
+    faster(kept, next, (result) => result.images_per_second);
   try {
     for (let round = 1; round <= rounds; round += 1) {
       log(`round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with one worker`);

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { type Connections, pipelineHarness } from './harness.js';
+import { type Connections, faster, pipelineHarness } from './harness.js';
 
 export interface LoadResult {
   readonly requests_per_second: number;
@@ -37,8 +37,8 @@ export async function measureStatusLoad(
     await load(`${run.apiUrl}/health/live`, 1);
     // Alternated, best of each: a shared machine slows down and speeds up over seconds, and both routes
     // should see the same machine.
-    const best = (a: LoadResult | undefined, b: LoadResult) =>
-      a && a.requests_per_second >= b.requests_per_second ? a : b;
+    const best = (kept: LoadResult | undefined, next: LoadResult) =>
+      faster(kept, next, (result) => result.requests_per_second);
     let bare: LoadResult | undefined;
     let status: LoadResult | undefined;
     for (let round = 0; round < 3; round += 1) {

@@ -1,6 +1,6 @@
 import { createRedisConnection, openQueues } from '@imgsvc/queue';
 import { pollUntil } from '../test/support/poll.js';
-import { type Connections, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
+import { type Connections, faster, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
 import type { BenchImage } from './image-set.js';
 
 const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
@@ -91,7 +91,8 @@ export async function openThroughputRun(
   };
 }
 
-export const fastest = (a: PassResult, b: PassResult) => (a.images_per_second >= b.images_per_second ? a : b);
+const fastest = (kept: PassResult, next: PassResult) =>
+  faster(kept, next, (result) => result.images_per_second);
 
 /**
  * Images per second through the whole pipeline (upload to completed) with `workers` worker processes: the best
