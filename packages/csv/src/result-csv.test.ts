@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +11,63 @@ const columns: InputColumn[] = [
   { name: 'Product Name', role: 'product_name' },
   { name: 'Input Image Urls', role: 'input_image_urls' },
 ];
+
+/**
+ * A strict RFC 4180 reader: records end with CRLF; a field is either quoted (quotes doubled inside) or holds no
+ * quote, comma, CR or LF. Anything else is an error, where lenient readers would guess.
+ */
+function parseStrictly(csv: string): string[][] {
+  const records: string[][] = [];
+  let position = 0;
+  while (position < csv.length) {
+    const record: string[] = [];
+    for (;;) {
+      let field = '';
+      if (csv[position] === '"') {
+        position += 1;
+        for (;;) {
+          const quote = csv.indexOf('"', position);
+          if (quote < 0) throw new Error(`unclosed quote in record ${records.length + 1}`);
+          field += csv.slice(position, quote);
+          position = quote + 1;
+          if (csv[position] !== '"') break;
+          field += '"';
+          position += 1;
+        }
+      } else {
+        const match = /^[^",\r\n]*/.exec(csv.slice(position));
+        field = match?.[0] ?? '';
+        position += field.length;
+      }
+      record.push(field);
+      if (csv[position] === ',') {
+        position += 1;
+        continue;
+      }
+      if (csv.startsWith('\r\n', position)) {
+        position += 2;
+        break;
+      }
+      throw new Error(
+        `record ${records.length + 1}: unexpected ${JSON.stringify(csv.slice(position, position + 10))}`,
+      );
+    }
+    records.push(record);
+  }
+  return records;
+}
+
+/** The rows Python's csv module reads from the text, as the seed's language and many scripts would. */
+function parseWithPython(csv: string): string[][] {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const script =
+    'import csv, io, json, sys\n' +
+    'rows = list(csv.reader(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")))\n' +
+    'print(json.dumps(rows))';
+  const run = spawnSync(python, ['-c', script], { input: csv, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`python3 failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as string[][];
+}
 
 async function* from(products: ResultProduct[]): AsyncIterable<ResultProduct> {
   yield* products;
@@ -69,6 +128,38 @@ describe('resultCsvStream', () => {
       ),
     );
     expect(parse(csv)[1]?.[1]).toBe(`'=HYPERLINK("x")`);
+  });
+
+  it('quotes every cell holding a line break, a quote or a comma, so no reader sees an injected row', async () => {
+    const names = ['x\n=1+1', 'y\r=2+2', 'z\r\n@SUM(A1)', 'He said "hi"', 'a,b', 'plain'];
+    const csv = await text(
+      resultCsvStream(
+        columns,
+        from(
+          names.map((productName, index) => ({
+            serialNumber: index + 1,
+            productName,
+            inputUrls: [`https://a/${index}.jpg`],
+            outputUrls: [`https://s/${index}.jpg`],
+            errors: [],
+          })),
+        ),
+      ),
+    );
+    const expected = [
+      ['S. No.', 'Product Name', 'Input Image Urls', 'Output Image Urls', 'Errors'],
+      ...names.map((name, index) => [
+        String(index + 1),
+        name,
+        `https://a/${index}.jpg`,
+        `https://s/${index}.jpg`,
+        '',
+      ]),
+    ];
+    expect(parseStrictly(csv)).toEqual(expected);
+    expect(parseWithPython(csv)).toEqual(expected);
+    // A reader that takes any line break as the end of a record outside quotes sees the same rows.
+    expect(parse(csv, { record_delimiter: ['\r\n', '\n', '\r'] })).toEqual(expected);
   });
 
   it('ends the download with an error when its source fails, instead of a silently short file', async () => {

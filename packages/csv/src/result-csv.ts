@@ -54,7 +54,9 @@ export function resultCsvStream(
       for await (const product of products) yield resultRow(columns, product);
     })(),
   );
-  const csv = stringify({ record_delimiter: '\r\n' });
+  // RFC 4180: a cell holding a line break of any kind is quoted, not only one holding the record delimiter
+  // (csv-stringify's default), so no reader can see a bare CR or LF as the start of another row.
+  const csv = stringify({ record_delimiter: '\r\n', quoted_match: /[\r\n]/ });
   // pipeline, not pipe: a failing source (a lost database cursor) must abort the download, not truncate it.
   pipeline(rows, csv, () => {});
   return csv;
