@@ -3,12 +3,15 @@
  * finds or starts local servers (data under ./data) and says which in its log.
  */
 import { startApi } from '@imgsvc/api';
+import { productionRefusal } from '@imgsvc/config';
 import { exitWithError, loadConfigOrExit, onShutdownSignal } from '@imgsvc/lifecycle';
 import { startConfiguredServices } from '@imgsvc/local-services';
 import { createLogger } from '@imgsvc/logging';
 import { startWorker } from '@imgsvc/worker';
 
 const config = loadConfigOrExit();
+const refusal = productionRefusal(config, 'api') ?? productionRefusal(config, 'worker');
+if (refusal) exitWithError(refusal);
 const log = createLogger('start', config.logLevel);
 const embedded = !config.mongoUrl || !config.redisUrl;
 if (embedded) log.info('MONGO_URL or REDIS_URL unset: finding or starting local servers (data under ./data)');

@@ -88,20 +88,6 @@ describe('keys, ownership and the details of a request', () => {
     });
     expect((await problemOf(cursor)).code).toBe('invalid_cursor');
   });
-
-  it('keeps the queue dashboard behind the same keys, usable from a browser with Basic auth', async () => {
-    const anonymous = await fetch(`${api.url}/admin/queues`);
-    expect(anonymous.status).toBe(401);
-    expect(anonymous.headers.get('www-authenticate')).toBe('Basic realm="image-service"');
-    const basic = { authorization: `Basic ${Buffer.from('ops:bob-key').toString('base64')}` };
-    const page = await fetch(`${api.url}/admin/queues`, { headers: basic });
-    expect(page.status).toBe(200);
-    expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    const queues = await fetch(`${api.url}/admin/queues/api/queues`, { headers: auth('alice-key') });
-    expect(queues.status).toBe(200);
-    const names = ((await queues.json()) as { queues: { name: string }[] }).queues.map((queue) => queue.name);
-    expect(names.sort()).toEqual(['products', 'requests', 'webhooks']);
-  });
 });
 
 describe('rate limits shared through Redis', () => {

@@ -4,7 +4,6 @@ import type { Logger } from '@imgsvc/logging';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiContext } from './context.js';
-import { apiKeys } from './plugins/api-keys.js';
 import { httpSecurity } from './plugins/http-security.js';
 import { loadShedding } from './plugins/load-shedding.js';
 import { apiMetrics } from './plugins/metrics.js';
@@ -12,6 +11,7 @@ import { openApi } from './plugins/openapi.js';
 import { notFound, problemDetails } from './plugins/problem-details.js';
 import { queueDashboard } from './plugins/queue-dashboard.js';
 import { requestRateLimit } from './plugins/request-rate-limit.js';
+import { routeAccess } from './plugins/route-access.js';
 import { RequestCache } from './request-cache.js';
 import { downloadRoutes } from './routes/download.js';
 import { eventRoutes } from './routes/events.js';
@@ -23,7 +23,8 @@ import { uploadRoutes } from './routes/upload.js';
 
 /**
  * The API, as Fastify's reference app lays one out: external plugins first (security headers, CORS, load
- * shedding, metrics, keys, rate limits, docs), then the application's routes grouped by path. Tests build it
+ * shedding, metrics, rate limits, docs), then the application's routes grouped by path. Every route declares
+ * who may call it (plugins/route-access.ts). Tests build it
  * the same way the program does.
  */
 export async function buildApp(
@@ -53,11 +54,17 @@ export async function buildApp(
     reply.header('x-request-id', request.id);
   });
 
+  // First, so that it sees every route the others add.
+  await app.register(routeAccess, {
+    apiKeys: config.apiKeys,
+    adminKeys: config.adminKeys,
+    adminDashboardWrite: config.adminDashboardWrite,
+    metricsToken: config.metricsToken,
+  });
   await app.register(problemDetails);
   await app.register(httpSecurity, { corsOrigins: config.corsOrigins });
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
   await app.register(apiMetrics);
-  await app.register(apiKeys, { keys: config.apiKeys });
   await app.register(requestRateLimit, {
     max: config.rateLimit.max,
     windowMs: config.rateLimit.windowMs,
@@ -79,6 +86,11 @@ export async function buildApp(
     await routes.register(async (scope) => imageRoutes(scope, context));
     await routes.register(async (scope) => healthRoutes(scope, context));
   });
-  await app.register(async (scope) => queueDashboard(scope, { queues: context.queues }));
+  // Operators only: without ADMIN_KEYS there is no dashboard at all.
+  if (config.adminKeys.length > 0) {
+    await app.register(async (scope) =>
+      queueDashboard(scope, { queues: context.queues, writable: config.adminDashboardWrite }),
+    );
+  }
   return app;
 }

@@ -1,3 +1,4 @@
+import { productionRefusal } from '@imgsvc/config';
 import { exitWithError, loadConfigOrExit, onShutdownSignal } from '@imgsvc/lifecycle';
 import { createLogger } from '@imgsvc/logging';
 import { startApi } from './server.js';
@@ -8,9 +9,8 @@ if (!config.mongoUrl || !config.redisUrl) {
     'start:api needs MONGO_URL and REDIS_URL. Start local servers with `npm run services` and export the lines it prints, or use `npm start` to run everything at once.',
   );
 }
-if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
-  exitWithError('NODE_ENV=production needs API_KEYS: refusing to serve an open API');
-}
+const refusal = productionRefusal(config, 'api');
+if (refusal) exitWithError(refusal);
 const log = createLogger('api', config.logLevel);
 log.info({ mongo: 'MONGO_URL as given', redis: 'REDIS_URL as given' }, 'using servers');
 try {

@@ -1,4 +1,4 @@
-import type { Config } from '@imgsvc/config';
+import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, openQueues, requestProgress } from '@imgsvc/queue';
@@ -21,9 +21,8 @@ function isLoopback(host: string): boolean {
 }
 
 export async function startApi(config: Config, connections: Connections, log: Logger): Promise<RunningApi> {
-  if (config.nodeEnv === 'production' && config.apiKeys.length === 0) {
-    throw new Error('NODE_ENV=production needs API_KEYS: refusing to serve an open API');
-  }
+  const refusal = productionRefusal(config, 'api');
+  if (refusal) throw new ConfigError(refusal);
   const db = openDatabase(connections.mongoUrl, 'image-service-api', (error) =>
     log.warn(
       { reason: (error as Error).message },
@@ -62,7 +61,16 @@ export async function startApi(config: Config, connections: Connections, log: Lo
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, public_base_url: config.publicBaseUrl, api_keys: config.apiKeys.length }, 'API listening');
+  log.info(
+    {
+      url,
+      public_base_url: config.publicBaseUrl,
+      api_keys: config.apiKeys.length,
+      admin_keys: config.adminKeys.length,
+      metrics_token: config.metricsToken !== undefined,
+    },
+    'API listening',
+  );
   return {
     url,
     async close() {

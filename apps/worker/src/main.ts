@@ -1,3 +1,4 @@
+import { productionRefusal } from '@imgsvc/config';
 import { exitWithError, loadConfigOrExit, onShutdownSignal } from '@imgsvc/lifecycle';
 import { createLogger } from '@imgsvc/logging';
 import { startWorker } from './worker.js';
@@ -8,6 +9,8 @@ if (!config.mongoUrl || !config.redisUrl) {
     'start:worker needs MONGO_URL and REDIS_URL. Start local servers with `npm run services` and export the lines it prints, or use `npm start` to run everything at once.',
   );
 }
+const refusal = productionRefusal(config, 'worker');
+if (refusal) exitWithError(refusal);
 const log = createLogger('worker', config.logLevel);
 log.info({ mongo: 'MONGO_URL as given', redis: 'REDIS_URL as given' }, 'using servers');
 try {

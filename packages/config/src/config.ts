@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -14,6 +15,12 @@ export interface Config {
   readonly storageDir: string;
   readonly imageQuality: number;
   readonly fetch: {
+    /**
+     * Networks (CIDR, normalised) that image and webhook URLs may reach besides public addresses. Link-local
+     * and metadata addresses are opened only by entries that name them exactly (see @imgsvc/fetching).
+     */
+    readonly allowNetworks: readonly string[];
+    /** Alias for loopback, RFC 1918 and unique-local ranges (never link-local or metadata addresses). */
     readonly allowPrivateNetworks: boolean;
     readonly timeoutMs: number;
     readonly maxImageBytes: number;
@@ -41,12 +48,20 @@ export interface Config {
     /** On SIGTERM, how long running jobs may finish before they are handed back to the queue. */
     readonly shutdownGraceMs: number;
   };
+  /** Tenant keys: each sees only its own requests. */
   readonly apiKeys: readonly string[];
+  /** Operator keys for /admin; none means /admin is off. Never the same as a tenant key. */
+  readonly adminKeys: readonly string[];
+  /** Whether operators may pause, clean and retry from the queue dashboard (read-only otherwise). */
+  readonly adminDashboardWrite: boolean;
+  /** Bearer token both programs' /metrics require when set. */
+  readonly metricsToken: string | undefined;
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   /** Event-loop delay past which the API sheds load with 503 (0 turns shedding off). */
   readonly maxEventLoopDelayMs: number;
   readonly corsOrigins: readonly string[];
   readonly workerMetricsPort: number;
+  readonly workerMetricsHost: string;
   readonly webhook: {
     readonly defaultUrl: string | undefined;
     readonly secret: string | undefined;
@@ -129,6 +144,27 @@ const list = z.preprocess(
     ),
 );
 
+/** `address/prefix` (or a bare address, one host), normalised to `address/prefix`; undefined if invalid. */
+export function normaliseNetwork(entry: string): string | undefined {
+  const [address = '', prefix, ...rest] = entry.trim().split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return undefined;
+  const bits = family === 4 ? 32 : 128;
+  if (prefix === undefined) return `${address.toLowerCase()}/${bits}`;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return undefined;
+  return `${address.toLowerCase()}/${Number(prefix)}`;
+}
+
+const networkList = list.superRefine((entries, context) => {
+  const invalid = entries.find((entry) => normaliseNetwork(entry) === undefined);
+  if (invalid !== undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: `must be a comma-separated list of networks such as 10.1.0.0/16, fd12::/64 or 127.0.0.1 ("${invalid}" is not one)`,
+    });
+  }
+});
+
 const environmentSchema = z.object({
   NODE_ENV: z.preprocess(unset, z.enum(['development', 'production', 'test']).default('development')),
   PORT: integer(0, 65535, 3000),
@@ -138,6 +174,7 @@ const environmentSchema = z.object({
   REDIS_URL: z.preprocess(unset, connectionUrl(['redis:', 'rediss:']).optional()),
   STORAGE_DIR: z.preprocess(unset, z.string().default('./data/images')),
   IMAGE_QUALITY: integer(1, 100, 50),
+  FETCH_ALLOW_NETWORKS: networkList,
   FETCH_ALLOW_PRIVATE_NETWORKS: flag(false),
   FETCH_TIMEOUT_MS: integer(100, 600_000, 15_000),
   MAX_IMAGE_BYTES: integer(1, 1_073_741_824, 26_214_400),
@@ -155,11 +192,15 @@ const environmentSchema = z.object({
   JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 2000),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000, 15_000),
   API_KEYS: list,
+  ADMIN_KEYS: list,
+  ADMIN_DASHBOARD_WRITE: flag(false),
+  METRICS_TOKEN: z.preprocess(unset, z.string().trim().min(1).optional()),
   RATE_LIMIT_MAX: integer(1, 1_000_000_000, 600),
   RATE_LIMIT_WINDOW_MS: integer(1, 86_400_000, 60_000),
   MAX_EVENT_LOOP_DELAY_MS: integer(0, 600_000, 1000),
   CORS_ORIGINS: list,
   WORKER_METRICS_PORT: integer(0, 65535, 9464),
+  WORKER_METRICS_HOST: z.preprocess(unset, z.string().trim().min(1).default('127.0.0.1')),
   WEBHOOK_URL: z.preprocess(unset, httpUrl.optional()),
   WEBHOOK_SECRET: z.preprocess(
     unset,
@@ -205,6 +246,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     );
   }
   const env = parsed.data;
+  const shared = env.ADMIN_KEYS.find((key) => env.API_KEYS.includes(key));
+  if (shared !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration: ADMIN_KEYS must not repeat a key of API_KEYS (an operator key is not a tenant key)',
+    );
+  }
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
@@ -215,6 +262,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     storageDir: resolve(env.STORAGE_DIR),
     imageQuality: env.IMAGE_QUALITY,
     fetch: {
+      allowNetworks: env.FETCH_ALLOW_NETWORKS.map((entry) => normaliseNetwork(entry) as string),
       allowPrivateNetworks: env.FETCH_ALLOW_PRIVATE_NETWORKS,
       timeoutMs: env.FETCH_TIMEOUT_MS,
       maxImageBytes: env.MAX_IMAGE_BYTES,
@@ -237,10 +285,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_MS,
     },
     apiKeys: env.API_KEYS,
+    adminKeys: env.ADMIN_KEYS,
+    adminDashboardWrite: env.ADMIN_DASHBOARD_WRITE,
+    metricsToken: env.METRICS_TOKEN,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
     maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS,
     corsOrigins: env.CORS_ORIGINS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
+    workerMetricsHost: env.WORKER_METRICS_HOST,
     webhook: {
       defaultUrl: env.WEBHOOK_URL,
       secret: env.WEBHOOK_SECRET,
@@ -251,6 +303,21 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     logLevel: env.LOG_LEVEL,
   };
   return deepFreeze(config);
+}
+
+/**
+ * Why a program must not run in production with these settings, in one line; undefined when it may. The API
+ * serves tenants, so it needs their keys; both programs let uploads name webhooks, which must be signed.
+ */
+export function productionRefusal(config: Config, program: 'api' | 'worker'): string | undefined {
+  if (config.nodeEnv !== 'production') return undefined;
+  if (program === 'api' && config.apiKeys.length === 0) {
+    return 'NODE_ENV=production needs API_KEYS: refusing to serve an open API';
+  }
+  if (!config.webhook.secret) {
+    return 'NODE_ENV=production needs WEBHOOK_SECRET: refusing to send unsigned webhooks';
+  }
+  return undefined;
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -3,6 +3,7 @@ export {
   ConfigError,
   loadConfig,
   type MachineEnvironment,
+  productionRefusal,
   readBenchSettings,
   readMachineEnvironment,
 } from './config.js';

@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet from 'helmet';
+import { registerWithAccess } from './route-access.js';
 
 /**
  * The headers helmet's defaults set, worked out once: helmet's own middleware (and @fastify/helmet, which
@@ -28,11 +29,17 @@ export const httpSecurity = fp(async (app: FastifyInstance, options: { corsOrigi
   app.addHook('onRequest', async (_request, reply) => {
     reply.headers(headers);
   });
-  await app.register(cors, {
-    origin: options.corsOrigins.length > 0 ? [...options.corsOrigins] : false,
-    methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location', 'Idempotent-Replayed'],
-    maxAge: 600,
-  });
+  // Its one route answers CORS preflights, which carry no credentials by design.
+  await registerWithAccess(
+    app,
+    () => 'public',
+    () =>
+      app.register(cors, {
+        origin: options.corsOrigins.length > 0 ? [...options.corsOrigins] : false,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+        exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location', 'Idempotent-Replayed'],
+        maxAge: 600,
+      }),
+  );
 });

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics of this API process at /metrics: request latency by route and status, and the process. */
+/**
+ * Prometheus metrics of this API process at /metrics: request latency by route and status, and the process.
+ * Behind METRICS_TOKEN when it is set; never rate limited, so that scrapes are not lost.
+ */
 export const apiMetrics = fp(async (app: FastifyInstance) => {
   const registry = new Registry();
   registry.setDefaultLabels({ program: 'api' });
@@ -22,7 +25,9 @@ export const apiMetrics = fp(async (app: FastifyInstance) => {
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
+  app.get(
+    '/metrics',
+    { schema: { hide: true }, config: { access: 'metrics', rateLimit: false } },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
 });

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { registerWithAccess } from './route-access.js';
 
 /**
  * The upload's body is multipart, read as a stream by the route rather than validated by a schema; its
@@ -81,7 +82,13 @@ export const openApi = fp(
       transform: jsonSchemaTransform,
       transformObject: (input) => describeUpload(jsonSchemaTransformObject(input) as OpenAPIV3_1.Document),
     });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () =>
+      app.swagger(),
+    );
+    await registerWithAccess(
+      app,
+      () => 'public',
+      () => app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true }),
+    );
   },
 );

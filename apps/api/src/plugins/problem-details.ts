@@ -91,13 +91,15 @@ export const problemDetails = fp(async (app: FastifyInstance) => {
   });
 });
 
+/** What an unknown route answers; also what a route a caller may not know of answers. */
+export function notFoundProblem(request: FastifyRequest): HttpProblem {
+  return new HttpProblem(404, 'not_found', 'Not found', `no route for ${request.method} ${request.url}`);
+}
+
 /** The 404 answer for unknown routes, in the same shape (registered after the rate limit, which guards it). */
 export async function notFound(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const problem = new HttpProblem(
-    404,
-    'not_found',
-    'Not found',
-    `no route for ${request.method} ${request.url}`,
-  );
-  return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.url));
+  return reply
+    .code(404)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problemBody(notFoundProblem(request), request.url));
 }

@@ -3,19 +3,33 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queues } from '@imgsvc/queue';
 import type { FastifyInstance } from 'fastify';
+import { registerWithAccess } from './route-access.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
-/** Bull Board at /admin/queues: the queues' jobs, for operators; behind the API keys like /api. */
-export async function queueDashboard(app: FastifyInstance, options: { queues: Queues }): Promise<void> {
+const READS = new Set(['GET', 'HEAD']);
+
+/**
+ * Bull Board at /admin/queues: the queues' jobs, for operators (ADMIN_KEYS) only. Reading is `operator`;
+ * every route that changes something is `operator_write`, refused unless ADMIN_DASHBOARD_WRITE is true; Bull
+ * Board's own read-only mode is set to match.
+ */
+export async function queueDashboard(
+  app: FastifyInstance,
+  options: { queues: Queues; writable: boolean },
+): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [options.queues.requests, options.queues.products, options.queues.webhooks].map(
-      (queue) => new BullMQAdapter(queue, { readOnlyMode: false }),
+      (queue) => new BullMQAdapter(queue, { readOnlyMode: !options.writable }),
     ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'image-service queues' } },
   });
-  await app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+  await registerWithAccess(
+    app,
+    (route) => ([route.method].flat().every((method) => READS.has(method)) ? 'operator' : 'operator_write'),
+    () => app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH }),
+  );
 }

@@ -12,8 +12,8 @@ export interface RateLimitOptions {
 
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS for each API key (each address when the API runs without
- * keys), counted in Redis so that every API process shares one budget. Health and metrics are not limited; if
- * Redis cannot count, requests pass rather than fail.
+ * keys), counted in Redis so that every API process shares one budget. Routes that say `config.rateLimit: false`
+ * (health, metrics) are not limited; if Redis cannot count, requests pass rather than fail.
  */
 export const requestRateLimit = fp(async (app: FastifyInstance, options: RateLimitOptions) => {
   await app.register(rateLimit, {
@@ -25,7 +25,6 @@ export const requestRateLimit = fp(async (app: FastifyInstance, options: RateLim
     nameSpace: 'imgsvc:rate-limit:',
     skipOnError: true,
     keyGenerator: (request: FastifyRequest) => (request.owner ? `key:${request.owner}` : `ip:${request.ip}`),
-    allowList: (request: FastifyRequest) => request.url.startsWith('/health/') || request.url === '/metrics',
     errorResponseBuilder: (_request, context) =>
       new HttpProblem(
         429,

@@ -27,6 +27,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
   app.withTypeProvider<ZodTypeProvider>().get(
     '/api/download/:requestId',
     {
+      config: { access: 'tenant' },
       schema: {
         tags: ['requests'],
         summary: 'The result CSV of a finished request',

@@ -24,6 +24,7 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
   app.withTypeProvider<ZodTypeProvider>().get(
     '/api/status/:requestId/events',
     {
+      config: { access: 'tenant' },
       schema: {
         tags: ['requests'],
         summary: 'Live progress as server-sent events',

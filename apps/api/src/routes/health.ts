@@ -29,12 +29,16 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     '/health/live',
-    { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: liveness } } },
+    {
+      config: { access: 'public', rateLimit: false },
+      schema: { tags: ['operations'], summary: 'The process is up', response: { 200: liveness } },
+    },
     async () => ({ status: 'ok' as const }),
   );
   typed.get(
     '/health/ready',
     {
+      config: { access: 'public', rateLimit: false },
       schema: {
         tags: ['operations'],
         summary: 'MongoDB and Redis are reachable',

@@ -10,6 +10,7 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
   app.withTypeProvider<ZodTypeProvider>().get(
     '/images/:key',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['images'],
         summary: 'A processed image',

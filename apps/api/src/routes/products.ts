@@ -24,6 +24,7 @@ export async function productRoutes(app: FastifyInstance, context: ApiContext): 
   app.withTypeProvider<ZodTypeProvider>().get(
     '/api/requests/:requestId/products',
     {
+      config: { access: 'tenant' },
       schema: {
         tags: ['requests'],
         summary: "A request's products, page by page",

@@ -10,6 +10,7 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
   app.withTypeProvider<ZodTypeProvider>().get(
     '/api/status/:requestId',
     {
+      config: { access: 'tenant' },
       schema: {
         tags: ['requests'],
         summary: 'Status and progress of a request',

@@ -56,6 +56,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
   app.withTypeProvider<ZodTypeProvider>().post(
     '/api/upload',
     {
+      config: { access: 'tenant' },
       schema: {
         tags: ['requests'],
         summary: 'Upload a product CSV',
