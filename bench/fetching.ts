@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createImageFetcher } from '@imgsvc/fetching';
+import { createAddressPolicy, createImageFetcher } from '@imgsvc/fetching';
 import { Agent, request } from 'undici';
 import { photoLikeJpeg } from '../test/support/photos.js';
 
@@ -38,9 +38,12 @@ export async function measureFetchOverhead(images: number): Promise<FetchOverhea
     const response = await request(url, { dispatcher: plainAgent });
     await response.body.arrayBuffer();
   };
+  // The real setting, opening only the loopback server: every other address is judged as in production.
   const fetcher = createImageFetcher({
-    allowPrivateNetworks: false,
-    trustedAddresses: ['127.0.0.1', '::1'],
+    addressPolicy: createAddressPolicy({
+      allowNetworks: ['127.0.0.1/32', '::1/128'],
+      allowPrivateNetworks: false,
+    }),
     timeoutMs: 15_000,
     maxBytes: 26_214_400,
     concurrencyPerHost: 4,

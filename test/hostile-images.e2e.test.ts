@@ -12,6 +12,9 @@ import { type RunningService, startService } from './support/programs.js';
 import { testMongoUrl, testRedisUrl } from './support/servers.js';
 
 const MAX_IMAGE_BYTES = 1_000_000;
+// The image server stands in for a public host on 127.0.0.2, the one address FETCH_ALLOW_NETWORKS opens:
+// 127.0.0.1 (where `localhost` resolves) stays refused, as a private address would be in production.
+const IMAGE_HOST = '127.0.0.2';
 
 /** A PNG of a few bytes whose header declares 100,000 x 100,000 pixels. */
 async function pixelBomb(): Promise<Buffer> {
@@ -115,13 +118,13 @@ describe('hostile and broken images, end to end', () => {
           response.statusCode = 404;
           response.end();
       }
-    });
+    }, IMAGE_HOST);
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-hostile-'));
     service = await startService({
       MONGO_URL: testMongoUrl('hostile'),
       REDIS_URL: testRedisUrl(9),
       STORAGE_DIR: storageDir,
-      FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+      FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
       FETCH_TIMEOUT_MS: '1500',
       FETCH_MAX_ATTEMPTS: '3',
       FETCH_RETRY_MAX_DELAY_MS: '200',
@@ -153,7 +156,12 @@ describe('hostile and broken images, end to end', () => {
       ...products().map(([serial, name, urls]) => `${serial},"${name}","${urls.join(', ')}"`),
     ].join('\n');
 
-  async function runRequest(csv = csvText()): Promise<{ rows: string[][]; counts: Record<string, number> }> {
+  async function runRequest(csv = csvText()): Promise<{
+    id: string;
+    text: string;
+    rows: string[][];
+    counts: Record<string, number>;
+  }> {
     const upload = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
     expect(upload.status).toBe(202);
     const { request_id: id, status_url: statusUrl } = (await upload.json()) as {
@@ -171,8 +179,8 @@ describe('hostile and broken images, end to end', () => {
       { timeoutMs: 60_000, intervalMs: 200, what: 'request finished' },
     );
     expect(status.status).toBe('completed');
-    const download = await fetch(`${service.apiUrl}/api/download/${id}`);
-    return { rows: parse(await download.text()) as string[][], counts: status.counts };
+    const text = await (await fetch(`${service.apiUrl}/api/download/${id}`)).text();
+    return { id, text, rows: parse(text) as string[][], counts: status.counts };
   }
 
   it('records each bad image with its code, keeps the good ones, and completes the request', async () => {
@@ -268,4 +276,38 @@ describe('hostile and broken images, end to end', () => {
     expect(answers()).toEqual(['200 /versioned/a.jpg', '304 /versioned/a.jpg', '304 /versioned/b.jpg']);
     expect((await stat(file)).isFile()).toBe(true);
   }, 120_000);
+
+  it('tells the client a refused host is not allowed, and keeps the address it resolved to for the log', async () => {
+    // localhost resolves to 127.0.0.1, which the allow-list does not open.
+    const refused = `http://localhost:${new URL(images.url).port}/ok/a.jpg`;
+    const hitsBefore = images.hits.length;
+    const { id, text, rows, counts } = await runRequest(
+      ['S. No.,Product Name,Input Image Urls', `1,Refused,${refused}`].join('\n'),
+    );
+    expect(counts).toMatchObject({ images: 1, images_failed: 1 });
+    expect(rows[1]?.[4]).toBe(`${refused}: blocked_address (the host is not allowed)`);
+
+    const products = await (await fetch(`${service.apiUrl}/api/requests/${id}/products`)).text();
+    const [image] = (JSON.parse(products) as { products: { images: { error: unknown }[] }[] }).products[0]
+      ?.images ?? [undefined];
+    expect(image?.error).toEqual({ code: 'blocked_address', message: 'the host is not allowed' });
+    for (const seen of [text, products]) {
+      expect(seen).not.toContain('127.0.0.1');
+      expect(seen).not.toContain('::1');
+    }
+    expect(images.hits.length).toBe(hitsBefore);
+
+    // The operator still learns where the name led, on a log line that names the request.
+    const logged = await pollUntil(
+      async () =>
+        service.worker
+          .output()
+          .split('\n')
+          .find(
+            (line) => line.includes(id) && line.includes('blocked_address') && line.includes('127.0.0.1'),
+          ),
+      { timeoutMs: 5000, what: 'the refusal logged with its address' },
+    );
+    expect(logged).toContain('localhost');
+  }, 60_000);
 });

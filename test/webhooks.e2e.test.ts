@@ -182,11 +182,20 @@ describe('webhooks a receiver can trust', () => {
 });
 
 describe('a webhook URL in a blocked range, with the guard on', () => {
+  // The image server stands in for a public host on 127.0.0.2, the one address FETCH_ALLOW_NETWORKS opens; the
+  // receiver sits on 127.0.0.1 (where `localhost` resolves), refused as a private address is in production.
+  const IMAGE_HOST = '127.0.0.2';
+  let images: TestHttpServer;
   let receiver: TestHttpServer;
   let service: RunningService;
   let storageDir: string;
 
   beforeAll(async () => {
+    const photo = await photoLikeJpeg(160, 120, 78);
+    images = await startHttpServer((_request, response) => {
+      response.setHeader('content-type', 'image/jpeg');
+      response.end(photo);
+    }, IMAGE_HOST);
     receiver = await startHttpServer((_request, response) => {
       response.end();
     });
@@ -195,6 +204,7 @@ describe('a webhook URL in a blocked range, with the guard on', () => {
       MONGO_URL: testMongoUrl('webhooks_guarded'),
       REDIS_URL: testRedisUrl(11),
       STORAGE_DIR: storageDir,
+      FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
       WEBHOOK_BACKOFF_MS: String(BACKOFF_MS),
       WEBHOOK_MAX_ATTEMPTS: '4',
     });
@@ -202,34 +212,57 @@ describe('a webhook URL in a blocked range, with the guard on', () => {
 
   afterAll(async () => {
     await service?.stop();
-    await receiver?.close();
+    await Promise.all([images?.close(), receiver?.close()]);
     await rm(storageDir, { recursive: true, force: true });
   });
 
+  const csv = () => `S. No.,Product Name,Input Image Urls\n1,Mug,${images.url}/mug.jpg\n`;
+
   it('is refused at upload when written as an address, and never called when its name resolves there', async () => {
-    const literal = csvForm('S. No.,Product Name,Input Image Urls\n1,Mug,https://img.example/mug.jpg\n', {
-      webhook_url: `${receiver.url}/hook`,
-    });
+    const literal = csvForm(csv(), { webhook_url: `${receiver.url}/hook` });
     const refused = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: literal });
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { code: string }).code).toBe('invalid_webhook_url');
-
-    const named = csvForm('S. No.,Product Name,Input Image Urls\n1,Mug,https://img.example/mug.jpg\n', {
-      webhook_url: `${receiver.url.replace('127.0.0.1', 'localhost')}/hook`,
+    expect((await refused.json()) as { code: string; detail: string }).toMatchObject({
+      code: 'invalid_webhook_url',
+      detail: 'webhook_url: the host is not allowed',
     });
+
+    const named = csvForm(csv(), { webhook_url: `${receiver.url.replace('127.0.0.1', 'localhost')}/hook` });
     const accepted = await fetch(`${service.apiUrl}/api/upload`, { method: 'POST', body: named });
     expect(accepted.status).toBe(202);
-    const { status_url: statusUrl } = (await accepted.json()) as { status_url: string };
+    const { request_id: id, status_url: statusUrl } = (await accepted.json()) as {
+      request_id: string;
+      status_url: string;
+    };
     const final = await pollUntil(
       async () => {
-        const current = (await (await fetch(statusUrl)).json()) as WebhookStatus;
+        const current = (await (await fetch(statusUrl)).json()) as WebhookStatus & {
+          counts: Record<string, number>;
+        };
         return current.webhook?.state === 'failed' ? current : undefined;
       },
       { timeoutMs: 30_000, what: 'webhook failed' },
     );
-    // One attempt: retrying cannot make a blocked address reachable.
-    expect(final.webhook).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(final.webhook?.last_error).toMatch(/^blocked_address/);
+    // The image host is open to the guard; the receiver's name is not.
+    expect(final.counts).toMatchObject({ images: 1, images_succeeded: 1 });
+    // One attempt: retrying cannot make a blocked address reachable. The client reads a stable code and a
+    // generic reason, never the address the name resolved to.
+    expect(final.webhook).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      last_error: 'blocked_address: the host is not allowed',
+    });
+    expect(JSON.stringify(final.webhook)).not.toMatch(/127\.0\.0\.1|::1/);
     expect(receiver.hits).toHaveLength(0);
+    // The operator's log line names the request and the address.
+    const logged = await pollUntil(
+      async () =>
+        service.worker
+          .output()
+          .split('\n')
+          .find((line) => line.includes(id) && line.includes('webhook') && line.includes('127.0.0.1')),
+      { timeoutMs: 5000, what: 'the refusal logged with its address' },
+    );
+    expect(logged).toContain('localhost');
   }, 60_000);
 });

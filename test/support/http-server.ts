@@ -8,9 +8,13 @@ export interface TestHttpServer {
   close(): Promise<void>;
 }
 
-/** A real HTTP server on a free loopback port, for images and webhook receivers. */
+/**
+ * A real HTTP server on a free loopback port, for images and webhook receivers. `host` is another loopback
+ * address (127.0.0.2) when a test lets the fetch guard open that one address and keeps 127.0.0.1 refused.
+ */
 export async function startHttpServer(
   handler: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>,
+  host = '127.0.0.1',
 ): Promise<TestHttpServer> {
   const hits: string[] = [];
   const server = createServer((request, response) => {
@@ -20,10 +24,10 @@ export async function startHttpServer(
       response.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     hits,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CsvError, type ParsedProductCsv, parseProductCsv } from '@imgsvc/csv';
-import { checkUrlTarget } from '@imgsvc/fetching';
+import { type AddressPolicy, checkUrlTarget } from '@imgsvc/fetching';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { HttpProblem } from './problem.js';
@@ -39,9 +39,9 @@ function csvProblem(error: CsvError): HttpProblem {
 
 /**
  * A webhook URL must be absolute http(s). One whose host is written as an address the fetch guard refuses is
- * refused now, with the reason, rather than failing at delivery; host names are checked when delivering.
+ * refused now rather than failing at delivery; host names are checked when delivering.
  */
-export function checkWebhookUrl(value: string, allowPrivateNetworks: boolean): string {
+export function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
   const text = value.trim();
   let url: URL | undefined;
   try {
@@ -62,7 +62,7 @@ export function checkWebhookUrl(value: string, allowPrivateNetworks: boolean): s
     );
   }
   try {
-    checkUrlTarget(url, { allowPrivateNetworks });
+    checkUrlTarget(url, addressPolicy);
   } catch (error) {
     throw new HttpProblem(
       400,
@@ -85,7 +85,11 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof c
  * Reads the multipart form: exactly one CSV in "file", an optional webhook_url, nothing else. The file is
  * parsed while it streams in; the whole body is always read, so the answer never cuts the upload short.
  */
-export async function readUploadForm(request: FastifyRequest, context: ApiContext): Promise<UploadForm> {
+export async function readUploadForm(
+  request: FastifyRequest,
+  context: ApiContext,
+  addressPolicy: AddressPolicy,
+): Promise<UploadForm> {
   if (!request.isMultipart()) {
     throw new HttpProblem(
       415,
@@ -151,8 +155,7 @@ export async function readUploadForm(request: FastifyRequest, context: ApiContex
     } else if (part.fieldname === 'webhook_url') {
       try {
         const value = String(part.value ?? '');
-        if (value.trim() !== '')
-          webhookUrl = checkWebhookUrl(value, context.config.fetch.allowPrivateNetworks);
+        if (value.trim() !== '') webhookUrl = checkWebhookUrl(value, addressPolicy);
       } catch (error) {
         failure ??= error;
       }

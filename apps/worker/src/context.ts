@@ -1,6 +1,6 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { ImageFetcher, Semaphore } from '@imgsvc/fetching';
+import type { AddressPolicy, ImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
 import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
@@ -22,6 +22,8 @@ export interface WorkerContext {
   readonly imageOutcomes: RequestImageOutcomes;
   /** What URLs gave in earlier requests, for conditional downloads. */
   readonly imageSources: ImageSources;
+  /** Which addresses image and webhook URLs may reach (FETCH_ALLOW_NETWORKS, FETCH_ALLOW_PRIVATE_NETWORKS). */
+  readonly addressPolicy: AddressPolicy;
   /** Guarded connection pool for webhook deliveries. */
   readonly webhookDispatcher: Dispatcher;
   readonly metrics: WorkerMetrics;

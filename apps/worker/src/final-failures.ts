@@ -1,6 +1,7 @@
 import { failRequest, updateWebhookDelivery } from '@imgsvc/db';
 import { enqueueWebhook, JOB_NAMES } from '@imgsvc/queue';
-import type { Job } from 'bullmq';
+import { WebhookDeliveryError } from '@imgsvc/webhooks';
+import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.js';
 
 /** True when BullMQ will not try this job again: out of attempts, or failed as unrecoverable. */
@@ -8,6 +9,16 @@ export function isFinalFailure(job: Job): boolean {
   return (
     (typeof job.finishedOn === 'number' && job.finishedOn > 0) || job.attemptsMade >= (job.opts.attempts ?? 1)
   );
+}
+
+/**
+ * What the request's owner may read of a failure: our own words (invalid job data, a webhook's delivery
+ * reason), never another library's message, which may name internal hosts and addresses. The log has it all.
+ */
+function tenantVisibleReason(error: Error): string {
+  return error instanceof UnrecoverableError || error instanceof WebhookDeliveryError
+    ? error.message
+    : 'an internal error (the worker log has the details under this request id)';
 }
 
 /**
@@ -22,7 +33,7 @@ export async function handleFinalFailure(job: Job, error: Error, context: Worker
   switch (job.name) {
     case JOB_NAMES.processImages:
     case JOB_NAMES.checkRequestCompletion: {
-      const message = `${job.name} failed after ${job.attemptsMade} attempts: ${error.message}`;
+      const message = `${job.name} failed after ${job.attemptsMade} attempts: ${tenantVisibleReason(error)}`;
       if (await failRequest(context.db, requestId, message)) {
         log.error({ err: error }, 'request failed');
         await enqueueWebhook(
@@ -34,7 +45,10 @@ export async function handleFinalFailure(job: Job, error: Error, context: Worker
       break;
     }
     case JOB_NAMES.triggerWebhook:
-      await updateWebhookDelivery(context.db, requestId, { state: 'failed', last_error: error.message });
+      await updateWebhookDelivery(context.db, requestId, {
+        state: 'failed',
+        last_error: tenantVisibleReason(error),
+      });
       log.error({ attempts: job.attemptsMade, reason: error.message }, 'webhook delivery gave up');
       break;
     default:

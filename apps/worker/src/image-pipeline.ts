@@ -9,6 +9,7 @@ import {
   planCompression,
   sniffOutputFormat,
 } from '@imgsvc/imaging';
+import type { Logger } from '@imgsvc/logging';
 import { contentKey } from '@imgsvc/storage';
 import type { WorkerContext } from './context.js';
 import type { ImageSource } from './image-sources.js';
@@ -53,6 +54,14 @@ export interface ProcessedImage {
   readonly source?: ImageSource;
 }
 
+export interface ProcessImageOptions {
+  /** The job's logger (request_id, job_id): where what the client must not see is recorded. */
+  readonly log: Logger;
+  readonly cancel?: AbortSignal;
+  /** What the URL gave in an earlier request, if its server named the version. */
+  readonly previous?: ImageSource;
+}
+
 /**
  * Downloads one image, checks it, re-encodes it and stores it under a name derived from its bytes and the
  * encoding settings: an image already stored is not encoded again. When the URL gave an output before, with
@@ -62,8 +71,7 @@ export interface ProcessedImage {
 export async function processImage(
   url: string,
   context: WorkerContext,
-  cancel?: AbortSignal,
-  previous?: ImageSource,
+  { log, cancel, previous }: ProcessImageOptions,
 ): Promise<ProcessedImage> {
   const { config, fetcher, metrics, store } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
@@ -92,6 +100,10 @@ export async function processImage(
   } catch (error) {
     if (error instanceof FetchError || error instanceof ImageError) {
       timer({ outcome: 'failed' });
+      // The outcome carries only the code and the generic reason; the detail (where a name resolved) is ours.
+      if (error instanceof FetchError && error.detail) {
+        log.warn({ url, code: error.code, detail: error.detail }, 'image host refused');
+      }
       return { outcome: { ok: false, failure: { url, code: error.code, message: error.message } } };
     }
     throw error;

@@ -9,18 +9,42 @@ export type FetchErrorCode =
   | 'connection_error'
   | `http_${number}`;
 
-/** Why a URL could not be fetched; `retryable` marks the failures worth another attempt. */
+export interface FetchErrorOptions {
+  /** A failure worth another attempt. */
+  readonly retryable?: boolean;
+  /** How long the server asked us to wait before trying again (Retry-After), if it said. */
+  readonly retryAfterMs?: number;
+  /** For the server's log only: what the client must not learn, such as the addresses a name resolved to. */
+  readonly detail?: string;
+}
+
+/**
+ * Why a URL could not be fetched. `code` and `message` reach the client (results, webhook state); `detail`
+ * stays in the server's log.
+ */
 export class FetchError extends Error {
   override name = 'FetchError';
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly detail?: string;
   constructor(
     readonly code: FetchErrorCode,
     message: string,
-    readonly retryable = false,
-    /** How long the server asked us to wait before trying again (Retry-After), if it said. */
-    readonly retryAfterMs?: number,
+    options: FetchErrorOptions = {},
   ) {
     super(message);
+    this.retryable = options.retryable ?? false;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.detail !== undefined) this.detail = options.detail;
   }
+}
+
+/**
+ * A host the address policy refuses. The same words whether the URL named an address or a name that resolved
+ * to one, so the client learns nothing of internal DNS; what it resolved to goes in `detail`.
+ */
+export function blockedAddress(detail: string): FetchError {
+  return new FetchError('blocked_address', 'the host is not allowed', { detail });
 }
 
 /** Finds our FetchError inside the error chains that sockets and undici wrap around it. */

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAddressPolicy } from './address-policy.js';
 import { FetchError } from './fetch-errors.js';
 import { createImageFetcher, retryAfterMs } from './fetch-image.js';
+import { checkUrlTarget } from './guarded-agent.js';
 
 interface Target {
   readonly server: Server;
@@ -41,9 +43,14 @@ async function failure(promise: Promise<unknown>): Promise<FetchError> {
   throw new Error('the fetch succeeded');
 }
 
-// Only loopback addresses are real targets. 127.0.0.2 stands in for a public server: the guard is told to
-// trust that one address, and judges every other address as it would in production.
+// Only loopback addresses are real targets. 127.0.0.2 stands in for a public server: FETCH_ALLOW_NETWORKS opens
+// that one address, and the guard judges every other address as it would in production.
 const PUBLIC_STAND_IN = '127.0.0.2';
+const standInOpen = createAddressPolicy({
+  allowNetworks: [`${PUBLIC_STAND_IN}/32`],
+  allowPrivateNetworks: false,
+});
+const privateAlias = createAddressPolicy({ allowNetworks: [], allowPrivateNetworks: true });
 let victim: Target;
 let publicServer: Target;
 let retryAfterCalls = 0;
@@ -93,15 +100,26 @@ afterAll(async () => {
 
 const guarded = (overrides: Partial<Parameters<typeof createImageFetcher>[0]> = {}) =>
   createImageFetcher({
-    allowPrivateNetworks: false,
-    trustedAddresses: [PUBLIC_STAND_IN],
+    addressPolicy: standInOpen,
     timeoutMs: 2000,
     maxBytes: 1000,
     retryBaseDelayMs: 1,
     ...overrides,
   });
 
+/** The guard's verdict on a URL written with an address, decided without any connection. */
+function urlRefusal(url: string, policy = standInOpen): FetchError | undefined {
+  try {
+    checkUrlTarget(new URL(url), policy);
+  } catch (error) {
+    if (error instanceof FetchError) return error;
+    throw error;
+  }
+  return undefined;
+}
+
 describe('the address guard', () => {
+  // Spellings of loopback: were the guard to let one through, it would reach only the victim on 127.0.0.1.
   it.each([
     '127.0.0.1',
     '2130706433',
@@ -115,11 +133,29 @@ describe('the address guard', () => {
     '[::ffff:7f00:1]',
     '[0:0:0:0:0:ffff:127.0.0.1]',
     '[::1]',
+    'localhost',
+    'LocalHost',
+  ])(
+    'refuses %s without connecting, and tells the client only that the host is not allowed',
+    async (host) => {
+      const fetcher = guarded({ timeoutMs: 1000 });
+      const before = victim.hits.length;
+      const error = await failure(fetcher.fetchImage(`http://${host}:${victim.port}/admin`));
+      expect(error.code).toBe('blocked_address');
+      expect(error.message).toBe('the host is not allowed');
+      expect(error.retryable).toBe(false);
+      // Where the host led is for the server's log only.
+      expect(error.detail).toMatch(/127\.0\.0\.1|::1|7f00:1/);
+      expect(victim.hits.length).toBe(before);
+      await fetcher.close();
+    },
+  );
+
+  // Addresses off loopback are only classified here: a test never connects to them, guard or no guard.
+  it.each([
     '0.0.0.0',
     '0',
     '[::]',
-    'localhost',
-    'LocalHost',
     '10.0.0.1',
     '172.16.0.1',
     '192.168.0.1',
@@ -128,14 +164,40 @@ describe('the address guard', () => {
     '224.0.0.1',
     '[fe80::1]',
     '[fc00::1]',
-  ])('refuses %s without connecting', async (host) => {
-    const fetcher = guarded({ timeoutMs: 1000 });
-    const before = victim.hits.length;
-    const error = await failure(fetcher.fetchImage(`http://${host}:${victim.port}/admin`));
-    expect(error.code).toBe('blocked_address');
-    expect(error.retryable).toBe(false);
-    expect(victim.hits.length).toBe(before);
-    await fetcher.close();
+    '[::127.0.0.1]',
+    '[::7f00:1]',
+    '[64:ff9b::a00:1]',
+    '[2002:a9fe:a9fe::1]',
+  ])('refuses a URL written as %s', (host) => {
+    const error = urlRefusal(`http://${host}/admin`);
+    expect(error?.code).toBe('blocked_address');
+    expect(error?.message).toBe('the host is not allowed');
+  });
+
+  it('keeps metadata and link-local addresses shut when FETCH_ALLOW_PRIVATE_NETWORKS is on', () => {
+    for (const host of [
+      '169.254.169.254',
+      '169.254.170.2',
+      '[fd00:ec2::254]',
+      '[fe80::1]',
+      '[::ffff:a9fe:a9fe]',
+    ]) {
+      expect(urlRefusal(`http://${host}/latest/meta-data/`, privateAlias)?.code, host).toBe(
+        'blocked_address',
+      );
+    }
+    expect(urlRefusal('http://10.1.2.3/', privateAlias)).toBeUndefined();
+    expect(urlRefusal('http://[fd12::1]/', privateAlias)).toBeUndefined();
+  });
+
+  it('refuses IPv4-compatible IPv6 whatever the allow-list says', () => {
+    const everything = createAddressPolicy({
+      allowNetworks: ['0.0.0.0/0', '::/0'],
+      allowPrivateNetworks: true,
+    });
+    for (const host of ['[::127.0.0.1]', '[::7f00:1]', '[::a9fe:a9fe]']) {
+      expect(urlRefusal(`http://${host}/`, everything)?.code, host).toBe('blocked_address');
+    }
   });
 
   it('checks every redirect: a public server cannot send it into a blocked range', async () => {
@@ -161,8 +223,8 @@ describe('the address guard', () => {
     await fetcher.close();
   });
 
-  it('lets everything through when FETCH_ALLOW_PRIVATE_NETWORKS is on', async () => {
-    const open = createImageFetcher({ allowPrivateNetworks: true, timeoutMs: 1000, maxBytes: 1000 });
+  it('reaches loopback by name when FETCH_ALLOW_PRIVATE_NETWORKS is on', async () => {
+    const open = createImageFetcher({ addressPolicy: privateAlias, timeoutMs: 1000, maxBytes: 1000 });
     expect((await open.fetchImage(`http://localhost:${victim.port}/x`)).bytes.toString()).toBe('secret');
     await open.close();
   });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAddressPolicy } from './address-policy.js';
 import { FetchError } from './fetch-errors.js';
 import { createImageFetcher } from './fetch-image.js';
 
@@ -83,7 +84,7 @@ afterAll(async () => {
 });
 
 const open = createImageFetcher({
-  allowPrivateNetworks: true,
+  addressPolicy: createAddressPolicy({ allowNetworks: [], allowPrivateNetworks: true }),
   timeoutMs: 500,
   maxBytes: 4000,
   retryBaseDelayMs: 1,

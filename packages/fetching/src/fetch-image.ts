@@ -1,10 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Agent, request } from 'undici';
+import type { AddressPolicy } from './address-policy.js';
 import { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
 import { FetchError, findFetchError } from './fetch-errors.js';
-import { checkUrlTarget, createGuardedAgent, type NetworkPolicy } from './guarded-agent.js';
+import { checkUrlTarget, createGuardedAgent } from './guarded-agent.js';
 
-export interface ImageFetchOptions extends NetworkPolicy {
+export interface ImageFetchOptions {
+  /** Which addresses may be reached: checked on every URL, redirect and connection. */
+  readonly addressPolicy: AddressPolicy;
   /** Deadline for one whole download attempt, redirects and body included. */
   readonly timeoutMs: number;
   /** Largest body accepted, checked against Content-Length and again while streaming. */
@@ -62,8 +65,7 @@ export interface ImageFetcher {
   close(): Promise<void>;
 }
 
-type Settings = Required<Omit<ImageFetchOptions, 'trustedAddresses'>> &
-  Pick<ImageFetchOptions, 'trustedAddresses'>;
+type Settings = Required<ImageFetchOptions>;
 
 type HopOutcome =
   | { readonly kind: 'redirect'; readonly location: string | string[] | undefined; readonly status: number }
@@ -85,7 +87,7 @@ function classify(error: unknown, deadline: AbortSignal, timeoutMs: number): Fet
   const known = findFetchError(error);
   if (known) return known;
   if (deadline.aborted)
-    return new FetchError('fetch_timeout', `no complete answer within ${timeoutMs} ms`, true);
+    return new FetchError('fetch_timeout', `no complete answer within ${timeoutMs} ms`, { retryable: true });
   const code = String(
     (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code,
   );
@@ -93,16 +95,20 @@ function classify(error: unknown, deadline: AbortSignal, timeoutMs: number): Fet
     case 'ENOTFOUND':
       return new FetchError('dns_error', 'the host name does not resolve');
     case 'EAI_AGAIN':
-      return new FetchError('dns_error', 'the host name could not be resolved right now', true);
+      return new FetchError('dns_error', 'the host name could not be resolved right now', {
+        retryable: true,
+      });
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
-      return new FetchError('fetch_timeout', `no complete answer within ${timeoutMs} ms`, true);
+      return new FetchError('fetch_timeout', `no complete answer within ${timeoutMs} ms`, {
+        retryable: true,
+      });
     default:
       return new FetchError(
         'connection_error',
         `the connection failed${code !== 'undefined' ? ` (${code})` : ''}`,
-        true,
+        { retryable: true },
       );
   }
 }
@@ -147,7 +153,7 @@ async function fetchOnce(
   let current = parseTarget(url);
   try {
     for (let redirects = 0; ; redirects += 1) {
-      checkUrlTarget(current, settings);
+      checkUrlTarget(current, settings.addressPolicy);
       const target = current;
       // The validators name a version of the URL asked for, not of where it may now redirect.
       const conditional = redirects === 0 ? conditions : undefined;
@@ -177,8 +183,7 @@ async function fetchOnce(
           throw new FetchError(
             `http_${response.statusCode}`,
             `the server answered ${response.statusCode}`,
-            retryable,
-            retryable ? retryAfterMs(response.headers['retry-after']) : undefined,
+            retryable ? { retryable, retryAfterMs: retryAfterMs(response.headers['retry-after']) } : {},
           );
         }
         const declared = Number(response.headers['content-length']);
@@ -249,8 +254,7 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
     ...options,
   };
   const agent = createGuardedAgent({
-    allowPrivateNetworks: settings.allowPrivateNetworks,
-    trustedAddresses: settings.trustedAddresses,
+    addressPolicy: settings.addressPolicy,
     connectTimeoutMs: Math.min(settings.timeoutMs, 10_000),
     connectionsPerOrigin: settings.concurrencyPerHost,
   });

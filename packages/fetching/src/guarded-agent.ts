@@ -1,45 +1,30 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent } from 'undici';
-import { isBlockedAddress, literalAddress } from './address-policy.js';
-import { FetchError } from './fetch-errors.js';
+import { type AddressPolicy, literalAddress } from './address-policy.js';
+import { blockedAddress, FetchError } from './fetch-errors.js';
 
-export interface NetworkPolicy {
-  /** Lift the address check (tests and local demos only). */
-  readonly allowPrivateNetworks: boolean;
-  /**
-   * Addresses to treat as public although they are not. Not a setting: it lets tests and the benchmark run
-   * the guard for real against servers on loopback (say 127.0.0.2) while every other address is judged.
-   */
-  readonly trustedAddresses?: readonly string[];
-}
-
-function isAllowed(address: string, policy: NetworkPolicy): boolean {
-  return (
-    policy.allowPrivateNetworks ||
-    policy.trustedAddresses?.includes(address) === true ||
-    !isBlockedAddress(address)
-  );
+/** "10.0.0.5 (private)": how a refused address appears in the server's log. */
+function described(policy: AddressPolicy, address: string): string {
+  return `${address} (${policy.judge(address).class})`;
 }
 
 /**
  * Resolves a host and keeps only the addresses the policy allows. The socket connects to an address this
  * function returned, so no later DNS answer can swap in another one.
  */
-function guardedLookup(policy: NetworkPolicy): LookupFunction {
+function guardedLookup(policy: AddressPolicy): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) {
         callback(error, '', 0);
         return;
       }
-      const allowed = addresses.filter((entry) => isAllowed(entry.address, policy));
+      const allowed = addresses.filter((entry) => policy.allows(entry.address));
       const first = allowed[0];
       if (!first) {
-        const blocked = new FetchError(
-          'blocked_address',
-          `${hostname} resolves to ${addresses.map((entry) => entry.address).join(', ')}, which is not a public address`,
-        );
+        const resolved = addresses.map((entry) => described(policy, entry.address)).join(', ');
+        const blocked = blockedAddress(`${hostname} resolves to ${resolved}`);
         callback(blocked as unknown as NodeJS.ErrnoException, '', 0);
         return;
       }
@@ -49,18 +34,19 @@ function guardedLookup(policy: NetworkPolicy): LookupFunction {
   };
 }
 
-/** Refuses a URL whose scheme is not http(s) or whose host is written as a blocked IP address. */
-export function checkUrlTarget(url: URL, policy: NetworkPolicy): void {
+/** Refuses a URL whose scheme is not http(s) or whose host is written as an address the policy refuses. */
+export function checkUrlTarget(url: URL, policy: AddressPolicy): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new FetchError('unsupported_protocol', `${url.protocol.replace(':', '')} URLs are not fetched`);
   }
   const literal = literalAddress(url.hostname);
-  if (literal && !isAllowed(literal, policy)) {
-    throw new FetchError('blocked_address', `${literal} is not a public address`);
+  if (literal && !policy.allows(literal)) {
+    throw blockedAddress(`${url.hostname} is in ${policy.judge(literal).range}`);
   }
 }
 
-export interface AgentOptions extends NetworkPolicy {
+export interface AgentOptions {
+  readonly addressPolicy: AddressPolicy;
   readonly connectTimeoutMs: number;
   readonly connectionsPerOrigin: number;
 }
@@ -70,6 +56,6 @@ export function createGuardedAgent(options: AgentOptions): Agent {
   return new Agent({
     connections: options.connectionsPerOrigin,
     keepAliveTimeout: 10_000,
-    connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options) },
+    connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.addressPolicy) },
   });
 }

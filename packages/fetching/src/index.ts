@@ -1,6 +1,20 @@
-export { isBlockedAddress, literalAddress } from './address-policy.js';
+export {
+  type AddressClass,
+  type AddressPolicy,
+  type AddressPolicySettings,
+  type AddressVerdict,
+  createAddressPolicy,
+  literalAddress,
+  PRIVATE_NETWORKS,
+} from './address-policy.js';
 export { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
-export { FetchError, type FetchErrorCode, findFetchError } from './fetch-errors.js';
+export {
+  blockedAddress,
+  FetchError,
+  type FetchErrorCode,
+  type FetchErrorOptions,
+  findFetchError,
+} from './fetch-errors.js';
 export {
   createImageFetcher,
   type FetchedImage,
@@ -10,4 +24,4 @@ export {
   retryAfterMs,
   type SourceValidators,
 } from './fetch-image.js';
-export { checkUrlTarget, createGuardedAgent, type NetworkPolicy } from './guarded-agent.js';
+export { type AgentOptions, checkUrlTarget, createGuardedAgent } from './guarded-agent.js';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGuardedAgent } from '@imgsvc/fetching';
+import { createAddressPolicy, createGuardedAgent } from '@imgsvc/fetching';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverWebhook, WebhookDeliveryError } from './deliver-webhook.js';
@@ -43,13 +43,14 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+const loopbackAllowed = createAddressPolicy({ allowNetworks: [], allowPrivateNetworks: true });
 const open = {
   dispatcher: createGuardedAgent({
-    allowPrivateNetworks: true,
+    addressPolicy: loopbackAllowed,
     connectTimeoutMs: 1000,
     connectionsPerOrigin: 2,
   }),
-  allowPrivateNetworks: true,
+  addressPolicy: loopbackAllowed,
   timeoutMs: 500,
 };
 const message = (path: string, secret: string | undefined = SECRET) => ({
@@ -109,22 +110,26 @@ describe('deliverWebhook', () => {
     expect(down.final).toBe(false);
   });
 
-  it('never reaches a blocked address with the guard on, and says retrying cannot help', async () => {
+  it('never reaches a blocked address with the guard on, says retrying cannot help, and not where the name led', async () => {
+    const publicOnly = createAddressPolicy({ allowNetworks: [], allowPrivateNetworks: false });
     const guarded = {
       dispatcher: createGuardedAgent({
-        allowPrivateNetworks: false,
+        addressPolicy: publicOnly,
         connectTimeoutMs: 1000,
         connectionsPerOrigin: 2,
       }),
-      allowPrivateNetworks: false,
+      addressPolicy: publicOnly,
       timeoutMs: 500,
     };
     const before = received.length;
-    for (const url of [`${base}/ok`, base.replace('127.0.0.1', 'localhost')]) {
+    for (const url of [`${base}/ok`, `${base.replace('127.0.0.1', 'localhost')}/ok`]) {
       const blocked = await failure(deliverWebhook({ ...message('/ok'), url }, guarded));
-      expect(blocked.message).toMatch(/^blocked_address/);
+      expect(blocked.message).toBe('blocked_address: the host is not allowed');
       expect(blocked.final).toBe(true);
+      // The address is for the operator's log, never the webhook state.
+      expect(blocked.detail).toContain('127.0.0.1');
     }
     expect(received.length).toBe(before);
+    await guarded.dispatcher.close();
   });
 });

@@ -1,4 +1,4 @@
-import { checkUrlTarget, findFetchError } from '@imgsvc/fetching';
+import { type AddressPolicy, checkUrlTarget, findFetchError } from '@imgsvc/fetching';
 import { type Dispatcher, request } from 'undici';
 import { signWebhook } from './signature.js';
 
@@ -11,8 +11,9 @@ export interface WebhookMessage {
 }
 
 export interface DeliveryOptions {
+  /** A guarded pool (createGuardedAgent) with the same policy, which checks the addresses names resolve to. */
   readonly dispatcher: Dispatcher;
-  readonly allowPrivateNetworks: boolean;
+  readonly addressPolicy: AddressPolicy;
   readonly timeoutMs: number;
 }
 
@@ -22,6 +23,8 @@ export class WebhookDeliveryError extends Error {
     message: string,
     /** True when no later attempt can succeed (a blocked address, a scheme that is not http): stop retrying. */
     readonly final = false,
+    /** For the server's log only, never the webhook state: e.g. the addresses the receiver's name resolved to. */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -34,7 +37,7 @@ export async function deliverWebhook(message: WebhookMessage, options: DeliveryO
   const target = new URL(message.url);
   const deadline = AbortSignal.timeout(options.timeoutMs);
   try {
-    checkUrlTarget(target, options);
+    checkUrlTarget(target, options.addressPolicy);
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -59,8 +62,13 @@ export async function deliverWebhook(message: WebhookMessage, options: DeliveryO
   } catch (error) {
     if (error instanceof WebhookDeliveryError) throw error;
     const known = findFetchError(error);
-    if (known)
-      throw new WebhookDeliveryError(`${known.code}: ${known.message}`, FINAL_FETCH_CODES.has(known.code));
+    if (known) {
+      throw new WebhookDeliveryError(
+        `${known.code}: ${known.message}`,
+        FINAL_FETCH_CODES.has(known.code),
+        known.detail,
+      );
+    }
     if (deadline.aborted) throw new WebhookDeliveryError(`no answer within ${options.timeoutMs} ms`);
     const code = (error as { code?: string }).code;
     throw new WebhookDeliveryError(`the receiver could not be reached${code ? ` (${code})` : ''}`);

@@ -8,6 +8,7 @@ import {
   insertRequestWithProducts,
   releaseIdempotencyClaim,
 } from '@imgsvc/db';
+import { createAddressPolicy } from '@imgsvc/fetching';
 import { enqueueProcessImages } from '@imgsvc/queue';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -53,6 +54,8 @@ async function replay(
 }
 
 export async function uploadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
+  // The worker's policy for webhook deliveries, so a URL written as a refused address is refused at once.
+  const addressPolicy = createAddressPolicy(context.config.fetch);
   app.withTypeProvider<ZodTypeProvider>().post(
     '/api/upload',
     {
@@ -68,7 +71,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
     },
     async (request, reply) => {
       const scope = idempotencyScope(request);
-      const form = await readUploadForm(request, context);
+      const form = await readUploadForm(request, context, addressPolicy);
       if (scope) {
         const earlier = await findIdempotencyClaim(context.db, scope);
         if (earlier) return replay(context, reply, earlier, form.fingerprint);

@@ -32,7 +32,11 @@ export async function processProductImages(
     requestId,
     urls,
     async (url) => {
-      const processed = await processImage(url, context, cancel, (await previous).get(url));
+      const processed = await processImage(url, context, {
+        log,
+        cancel,
+        previous: (await previous).get(url),
+      });
       if (processed.source) learned.set(url, processed.source);
       return processed.outcome;
     },

@@ -48,7 +48,7 @@ export async function triggerWebhook(job: Job, context: WorkerContext): Promise<
       },
       {
         dispatcher: context.webhookDispatcher,
-        allowPrivateNetworks: context.config.fetch.allowPrivateNetworks,
+        addressPolicy: context.addressPolicy,
         timeoutMs: context.config.webhook.timeoutMs,
       },
     );
@@ -61,8 +61,10 @@ export async function triggerWebhook(job: Job, context: WorkerContext): Promise<
     return `delivered (${status})`;
   } catch (error) {
     const reason = error instanceof WebhookDeliveryError ? error.message : 'delivery failed';
+    // The receiver's owner reads last_error; where its name resolved stays in our log.
     await updateWebhookDelivery(context.db, requestId, { last_error: reason });
-    log.warn({ event, attempt, reason }, 'webhook attempt failed');
+    const detail = error instanceof WebhookDeliveryError ? error.detail : undefined;
+    log.warn({ event, attempt, reason, ...(detail ? { detail } : {}) }, 'webhook attempt failed');
     // No later attempt can reach a blocked address: fail now rather than retry for hours.
     if (error instanceof WebhookDeliveryError && error.final) throw new UnrecoverableError(reason);
     throw error;
