@@ -11,7 +11,11 @@ const NOWHERE = { MONGO_URL: 'mongodb://127.0.0.1:9/none', REDIS_URL: 'redis://1
 describe('production settings', () => {
   it.each([
     ['api', {}, 'NODE_ENV=production needs API_KEYS: refusing to serve an open API'],
-    ['api', { API_KEYS: 'k1' }, 'NODE_ENV=production needs WEBHOOK_SECRET: refusing to send unsigned webhooks'],
+    [
+      'api',
+      { API_KEYS: 'k1' },
+      'NODE_ENV=production needs WEBHOOK_SECRET: refusing to send unsigned webhooks',
+    ],
     ['worker', {}, 'NODE_ENV=production needs WEBHOOK_SECRET: refusing to send unsigned webhooks'],
   ] as const)('%s with %o refuses to start, with one line saying why', async (program, settings, line) => {
     const started = startProgram(program, { ...NOWHERE, NODE_ENV: 'production', ...settings });

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '@imgsvc/logging';
 import type { Queues } from '@imgsvc/queue';
@@ -54,17 +55,41 @@ export function createWorkerMetrics(queues: Queues): WorkerMetrics {
   return { registry, jobs, imageBytes, imageSeconds };
 }
 
-/** Serves /metrics on its own port (0 turns it off). A port in use is logged, and the worker runs without it. */
+/** Whether a request carries `Authorization: Bearer <token>`, compared as digests in constant time. */
+function presentsToken(authorization: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  if (presented === undefined) return false;
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+export interface MetricsListener {
+  /** WORKER_METRICS_HOST: loopback by default, so that only this machine can scrape it. */
+  readonly host: string;
+  /** WORKER_METRICS_PORT; 0 turns the listener off. */
+  readonly port: number;
+  /** METRICS_TOKEN: when set, scrapes must send it as a bearer token. */
+  readonly token: string | undefined;
+  readonly log: Logger;
+}
+
+/**
+ * Serves GET /metrics on its own address (port 0 turns it off). A port in use is logged, and the worker runs
+ * without it.
+ */
 export async function serveWorkerMetrics(
   metrics: WorkerMetrics,
-  host: string,
-  port: number,
-  log: Logger,
+  { host, port, token, log }: MetricsListener,
 ): Promise<Server | undefined> {
   if (port === 0) return undefined;
   const server = createServer((request, response) => {
-    if (request.url !== '/metrics') {
+    const path = new URL(request.url ?? '/', 'http://worker').pathname;
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
       response.writeHead(404).end();
+      return;
+    }
+    if (token !== undefined && !presentsToken(request.headers.authorization, token)) {
+      response.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', connection: 'close' }).end();
       return;
     }
     metrics.registry.metrics().then(
@@ -74,11 +99,15 @@ export async function serveWorkerMetrics(
   });
   return new Promise((resolve) => {
     server.once('error', (error) => {
-      log.error({ err: error, port }, 'worker metrics not served: the port is unavailable');
+      log.error({ err: error, host, port }, 'worker metrics not served: the address is unavailable');
       resolve(undefined);
     });
     server.listen(port, host, () => {
-      log.info({ url: `http://${host}:${port}/metrics` }, 'worker metrics listening');
+      const shown = host.includes(':') ? `[${host}]` : host;
+      log.info(
+        { url: `http://${shown}:${port}/metrics`, token: token !== undefined },
+        'worker metrics listening',
+      );
       resolve(server);
     });
   });

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Config } from '@imgsvc/config';
+import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
-import { createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
+import { createAddressPolicy, createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES, requestProgress } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
@@ -39,6 +39,13 @@ export async function startWorker(
   connections: Connections,
   log: Logger,
 ): Promise<RunningWorker> {
+  const refusal = productionRefusal(config, 'worker');
+  if (refusal) throw new ConfigError(refusal);
+  if (!config.webhook.secret) {
+    log.warn(
+      'WEBHOOK_SECRET is not set: webhooks go out unsigned, and receivers cannot tell them from forgeries',
+    );
+  }
   // Every output image is new: libvips' operation cache would only hold memory. Encodes run one per core
   // (encodeSlots), so each uses one libvips thread: more would only contend for the same cores.
   sharp.cache(false);
@@ -48,8 +55,9 @@ export async function startWorker(
   );
   const redis = createRedisConnection(connections.redisUrl, 'worker');
   const queues = openQueues(redis);
+  const addressPolicy = createAddressPolicy(config.fetch);
   const fetcher = createImageFetcher({
-    allowPrivateNetworks: config.fetch.allowPrivateNetworks,
+    addressPolicy,
     timeoutMs: config.fetch.timeoutMs,
     maxBytes: config.fetch.maxImageBytes,
     maxRedirects: config.fetch.maxRedirects,
@@ -59,7 +67,7 @@ export async function startWorker(
     concurrencyPerHost: config.fetch.concurrencyPerHost,
   });
   const webhookDispatcher = createGuardedAgent({
-    allowPrivateNetworks: config.fetch.allowPrivateNetworks,
+    addressPolicy,
     connectTimeoutMs: 10_000,
     connectionsPerOrigin: 4,
   });
@@ -77,6 +85,7 @@ export async function startWorker(
       redis,
       encodingSettings({ quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels }).join('\n'),
     ),
+    addressPolicy,
     webhookDispatcher,
     metrics,
     log,
@@ -131,7 +140,12 @@ export async function startWorker(
     worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-  const metricsServer = await serveWorkerMetrics(metrics, config.host, config.workerMetricsPort, log);
+  const metricsServer = await serveWorkerMetrics(metrics, {
+    host: config.workerMetricsHost,
+    port: config.workerMetricsPort,
+    token: config.metricsToken,
+    log,
+  });
   log.info(
     { concurrency: config.workerConcurrency, storage: config.storageDir, queues: Object.values(QUEUE_NAMES) },
     'worker ready',

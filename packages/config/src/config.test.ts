@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, productionRefusal } from './config.js';
 
 describe('loadConfig', () => {
   it('gives the contract defaults when nothing is set', () => {
@@ -24,6 +24,10 @@ describe('loadConfig', () => {
       maxEventLoopDelayMs: 1000,
       corsOrigins: [],
       workerMetricsPort: 9464,
+      workerMetricsHost: '127.0.0.1',
+      adminKeys: [],
+      adminDashboardWrite: false,
+      metricsToken: undefined,
       webhook: {
         defaultUrl: undefined,
         secret: undefined,
@@ -113,5 +117,76 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.fetch)).toBe(true);
+  });
+});
+
+describe('FETCH_ALLOW_NETWORKS', () => {
+  it('is empty by default: public addresses only', () => {
+    expect(loadConfig({}).fetch.allowNetworks).toEqual([]);
+  });
+
+  it('reads a comma-separated list of networks, each as address/prefix', () => {
+    const config = loadConfig({
+      FETCH_ALLOW_NETWORKS: ' 10.1.0.0/16, 127.0.0.2 ,FD12:3456::/32,169.254.169.254/32,,::1',
+    });
+    expect(config.fetch.allowNetworks).toEqual([
+      '10.1.0.0/16',
+      '127.0.0.2/32',
+      'fd12:3456::/32',
+      '169.254.169.254/32',
+      '::1/128',
+    ]);
+    expect(Object.isFrozen(config.fetch.allowNetworks)).toBe(true);
+  });
+
+  it.each([
+    'intranet',
+    '10.0.0.0/33',
+    '10.0.0.0/8/8',
+    'fd12::/129',
+    '10.0.0.0/x',
+    '127.1',
+    'http://10.0.0.1/',
+  ])('stops with one line naming the variable when an entry is %s', (entry) => {
+    expect(() => loadConfig({ FETCH_ALLOW_NETWORKS: entry })).toThrow(ConfigError);
+    expect(() => loadConfig({ FETCH_ALLOW_NETWORKS: entry })).toThrow(
+      /^Invalid configuration: FETCH_ALLOW_NETWORKS must be a comma-separated list of networks/,
+    );
+  });
+});
+
+describe('operators, metrics and production', () => {
+  it('reads operator keys, the dashboard switch, the metrics token and the worker metrics address', () => {
+    const config = loadConfig({
+      API_KEYS: 'tenant-1',
+      ADMIN_KEYS: 'ops-1, ops-2',
+      ADMIN_DASHBOARD_WRITE: 'true',
+      METRICS_TOKEN: ' scrape-me ',
+      WORKER_METRICS_HOST: '0.0.0.0',
+    });
+    expect(config).toMatchObject({
+      adminKeys: ['ops-1', 'ops-2'],
+      adminDashboardWrite: true,
+      metricsToken: 'scrape-me',
+      workerMetricsHost: '0.0.0.0',
+    });
+  });
+
+  it('refuses an operator key that is also a tenant key, without printing it', () => {
+    const load = () => loadConfig({ API_KEYS: 'a,shared-key', ADMIN_KEYS: 'shared-key' });
+    expect(load).toThrow(/^Invalid configuration: ADMIN_KEYS must not repeat a key of API_KEYS/);
+    expect(load).not.toThrow(/shared-key/);
+  });
+
+  it('names what production is missing: tenant keys for the API, a webhook secret for both programs', () => {
+    const secret = 'whsec_c2VjcmV0';
+    const production = (environment: Record<string, string>) =>
+      loadConfig({ NODE_ENV: 'production', ...environment });
+    expect(productionRefusal(production({ WEBHOOK_SECRET: secret }), 'api')).toMatch(/needs API_KEYS/);
+    expect(productionRefusal(production({ API_KEYS: 'k' }), 'api')).toMatch(/needs WEBHOOK_SECRET/);
+    expect(productionRefusal(production({}), 'worker')).toMatch(/needs WEBHOOK_SECRET/);
+    expect(productionRefusal(production({ API_KEYS: 'k', WEBHOOK_SECRET: secret }), 'api')).toBeUndefined();
+    expect(productionRefusal(production({ WEBHOOK_SECRET: secret }), 'worker')).toBeUndefined();
+    expect(productionRefusal(loadConfig({}), 'api')).toBeUndefined();
   });
 });
