@@ -1,20 +1,6 @@
-export {
-  type AddressClass,
-  type AddressPolicy,
-  type AddressPolicySettings,
-  type AddressVerdict,
-  createAddressPolicy,
-  literalAddress,
-  PRIVATE_NETWORKS,
-} from './address-policy.js';
+export { type AddressPolicy, createAddressPolicy } from './address-policy.js';
 export { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
-export {
-  blockedAddress,
-  FetchError,
-  type FetchErrorCode,
-  type FetchErrorOptions,
-  findFetchError,
-} from './fetch-errors.js';
+export { FetchError, type FetchErrorCode, findFetchError } from './fetch-errors.js';
 export {
   createImageFetcher,
   type FetchedImage,
@@ -24,4 +10,4 @@ export {
   retryAfterMs,
   type SourceValidators,
 } from './fetch-image.js';
-export { type AgentOptions, checkUrlTarget, createGuardedAgent } from './guarded-agent.js';
+export { checkUrlTarget, createGuardedAgent } from './guarded-agent.js';

@@ -173,12 +173,7 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
         return refuse(
           reply,
           request,
-          new HttpProblem(
-            401,
-            'unauthorized',
-            'Unauthorized',
-            'send a valid API key as "Authorization: Bearer <key>"',
-          ),
+          unauthorized('send a valid API key as "Authorization: Bearer <key>"'),
           'Bearer',
         );
       }
@@ -187,12 +182,7 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
         return refuse(
           reply,
           request,
-          new HttpProblem(
-            401,
-            'unauthorized',
-            'Unauthorized',
-            'send METRICS_TOKEN as "Authorization: Bearer <token>"',
-          ),
+          unauthorized('send METRICS_TOKEN as "Authorization: Bearer <token>"'),
           'Bearer realm="metrics"',
         );
       case 'operator':
@@ -216,7 +206,7 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
         return refuse(
           reply,
           request,
-          new HttpProblem(401, 'unauthorized', 'Unauthorized', 'sign in with an operator key (ADMIN_KEYS)'),
+          unauthorized('sign in with an operator key (ADMIN_KEYS)'),
           'Basic realm="image-service operators"',
         );
       }
@@ -226,6 +216,8 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
     }
   });
 });
+
+const unauthorized = (detail: string) => new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
 
 /**
  * Answers a refused request here rather than by throwing (plugins with their own error handler, such as the
