@@ -199,6 +199,10 @@ describe('headers, documentation, metrics and load shedding', () => {
       content: { 'multipart/form-data': {} },
     });
     expect(JSON.stringify(document)).toContain('"example"');
+    // Health checks and stored images need no key; the document says so.
+    for (const path of ['/health/live', '/health/ready', '/images/{key}'])
+      expect((document.paths[path]?.get as { security?: unknown })?.security, path).toEqual([]);
+    expect((document.paths['/api/upload']?.post as { security?: unknown })?.security).toBeUndefined();
     const docs = await fetch(`${api.url}/docs/`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toMatch(/swagger/i);

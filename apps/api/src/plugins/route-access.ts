@@ -128,6 +128,10 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
   app.addHook('onRoute', (route) => {
     // Kept by reference: hooks of inner scopes (registerWithAccess) may still set the access after this one.
     routes.push(route);
+    // The API document says which routes need no key (its default, with API_KEYS, is the bearer key).
+    if (route.config?.access === 'public' && route.schema && route.schema.security === undefined) {
+      route.schema = { ...route.schema, security: [] };
+    }
   });
   const table = (): RouteAccessEntry[] =>
     routes.flatMap((route) =>
