@@ -40,6 +40,13 @@ describe('the default policy: public addresses only', () => {
     ['fd00:ec2::254', 'metadata'],
     ['fd00:ec2::23', 'metadata'],
     ['fd20:ce::254', 'metadata'],
+    ['fd00:ec2::253', 'metadata'],
+    ['169.254.42.42', 'metadata'],
+    ['169.254.0.23', 'metadata'],
+    ['fd00:a9fe:a9fe::1', 'metadata'],
+    ['fd00:42::42', 'metadata'],
+    ['fd00:c1::a9fe:a9fe', 'metadata'],
+    ['fe80::a9fe:a9fe', 'metadata'],
     ['100.64.0.1', 'special'],
     ['192.0.0.8', 'special'],
     ['192.0.2.10', 'special'],
@@ -156,6 +163,39 @@ describe('FETCH_ALLOW_NETWORKS', () => {
     expect(allowing('fd00:ec2::/32').allows('fd00:ec2::254')).toBe(false);
     expect(allowing('fc00::/7').allows('fd20:ce::254')).toBe(false);
     expect(allowing('168.63.129.0/24').allows('168.63.129.16')).toBe(false);
+  });
+
+  it('keeps every metadata address shut to the alias and to whole private or link-local ranges', () => {
+    const metadata = [
+      '169.254.169.254',
+      '169.254.170.2',
+      '169.254.170.23',
+      '169.254.42.42',
+      '169.254.0.23',
+      '100.100.100.200',
+      '168.63.129.16',
+      '192.0.0.192',
+      'fd00:ec2::254',
+      'fd00:ec2::23',
+      'fd00:ec2::253',
+      'fd20:ce::254',
+      'fd00:a9fe:a9fe::1',
+      'fd00:42::42',
+      'fd00:c1::a9fe:a9fe',
+      'fe80::a9fe:a9fe',
+    ];
+    const broad = [
+      createAddressPolicy({ allowNetworks: [], allowPrivateNetworks: true }),
+      allowing('fc00::/7', 'fd00::/8', '169.254.0.0/16', 'fe80::/10', '100.64.0.0/10', '168.63.129.0/24'),
+      allowing('0.0.0.0/0', '::/0', '192.0.0.0/24'),
+    ];
+    for (const policy of broad) {
+      for (const address of metadata) expect(policy.allows(address), address).toBe(false);
+    }
+    for (const address of metadata) {
+      const bits = address.includes(':') ? 128 : 32;
+      expect(allowing(`${address}/${bits}`).allows(address), address).toBe(true);
+    }
   });
 
   it('opens link-local addresses only by entries inside the link-local range', () => {
