@@ -1,4 +1,6 @@
+import dns from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressPolicy } from './address-policy.js';
@@ -150,6 +152,29 @@ describe('the address guard', () => {
       await fetcher.close();
     },
   );
+
+  it('answers a name that does not exist exactly as one that resolves to a refused address', async () => {
+    const fetcher = guarded({ timeoutMs: 1000 });
+    const refused = await failure(fetcher.fetchImage(`http://localhost:${victim.port}/x.jpg`));
+    // No name is looked up for real: the resolver answers "no such name" as DNS would for an unknown host.
+    const lookup = dns.lookup;
+    dns.lookup = ((_hostname: string, _options: unknown, callback: (error: Error) => void) =>
+      callback(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }))) as never;
+    syncBuiltinESMExports();
+    try {
+      const missing = await failure(fetcher.fetchImage('http://no-such-host.internal.test/x.jpg'));
+      expect([missing.code, missing.message, missing.retryable]).toEqual([
+        refused.code,
+        refused.message,
+        refused.retryable,
+      ]);
+      expect(missing.detail).toBe('no-such-host.internal.test does not resolve (ENOTFOUND)');
+    } finally {
+      dns.lookup = lookup;
+      syncBuiltinESMExports();
+      await fetcher.close();
+    }
+  });
 
   // Addresses off loopback are only classified here: a test never connects to them, guard or no guard.
   it.each([

@@ -17,7 +17,11 @@ function guardedLookup(policy: AddressPolicy): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) {
-        callback(error, '', 0);
+        // A name that does not exist fails as one that resolves to a refused address: otherwise a tenant could
+        // tell which internal names exist. A temporary failure (EAI_AGAIN) stays itself, to be retried.
+        const missing = error.code === 'ENOTFOUND' || error.code === 'ENODATA';
+        const failure = missing ? blockedAddress(`${hostname} does not resolve (${error.code})`) : error;
+        callback(failure as NodeJS.ErrnoException, '', 0);
         return;
       }
       const allowed = addresses.filter((entry) => policy.allows(entry.address));
