@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, csvForm, problemOf, startTestApi, type TestApi } from './support/api.js';
 import { exchange, multipartCsv, rawRequest } from './support/raw-http.js';
@@ -230,6 +230,59 @@ describe('keys that cannot be walked around', () => {
     }
   });
 
+  it('accepts tenant keys only as Bearer tokens: a browser sends Basic credentials on its own', async () => {
+    const response = await fetch(`${api.url}/api/status/${aliceRequest}`, { headers: basic('ac-alice-key') });
+    expect(response.status).toBe(401);
+  });
+
+  it('answers a tenant at /admin exactly as an unknown route', async () => {
+    const disguised = await fetch(`${api.url}/admin/queues`, { headers: bearer('ac-alice-key') });
+    const unknown = await fetch(`${api.url}/admin/nothing-here`, { headers: bearer('ac-alice-key') });
+    expect([disguised.status, unknown.status]).toEqual([404, 404]);
+    const shape = async (response: Response) => {
+      const { detail: _detail, instance: _instance, ...rest } = await problemOf(response);
+      return {
+        ...rest,
+        headers: ['x-ratelimit-limit', 'www-authenticate', 'content-type'].map((name) =>
+          response.headers.has(name),
+        ),
+      };
+    };
+    expect(await shape(disguised)).toEqual(await shape(unknown));
+  });
+
+  it('sends 100 Continue only once access is granted', async () => {
+    const { body, contentType } = multipartCsv(CSV);
+    const head = (key?: string) =>
+      [
+        'POST /api/upload HTTP/1.1',
+        `host: 127.0.0.1:${portOf(api)}`,
+        `content-type: ${contentType}`,
+        `content-length: ${body.length}`,
+        'expect: 100-continue',
+        ...(key ? [`authorization: Bearer ${key}`] : []),
+        'connection: close',
+        '',
+        '',
+      ].join('\r\n');
+    const refused = await exchange(portOf(api), Buffer.from(head()), 5000);
+    expect(refused.status).toBe(401);
+    // The client waits for 100 Continue before it sends the body; it comes, and then the answer.
+    const granted = await new Promise<string>((resolve, reject) => {
+      const socket = connect(portOf(api), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => {
+        const before = text;
+        text += chunk.toString('latin1');
+        if (!before.includes('100 Continue') && text.includes('100 Continue')) socket.write(body);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(head('ac-alice-key'));
+    });
+    expect(granted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+  });
+
   it('answers a refused upload at once and closes the connection instead of reading its body', async () => {
     const head = [
       'POST /api/upload HTTP/1.1',
@@ -289,6 +342,29 @@ describe('operators apart from tenants', () => {
     expect((await problemOf(refused)).code).toBe('unauthorized');
   });
 
+  it('refuses dashboard changes a browser makes on behalf of another site', async () => {
+    const queue = writable.queues.webhooks;
+    for (const headers of [
+      { ...basic('ac-operator-key'), origin: 'https://elsewhere.example' },
+      { ...basic('ac-operator-key'), 'sec-fetch-site': 'cross-site' },
+      { ...basic('ac-operator-key'), 'sec-fetch-site': 'same-site' },
+    ]) {
+      const response = await fetch(`${writable.url}/admin/queues/api/queues/webhooks/pause`, {
+        method: 'PUT',
+        headers,
+      });
+      expect(response.status).toBe(403);
+      expect((await problemOf(response)).code).toBe('cross_site_request');
+    }
+    expect(await queue.isPaused()).toBe(false);
+    // The dashboard's own page, on the same origin, may.
+    const own = await fetch(`${writable.url}/admin/queues/api/queues/webhooks/resume`, {
+      method: 'PUT',
+      headers: { ...basic('ac-operator-key'), origin: writable.url, 'sec-fetch-site': 'same-origin' },
+    });
+    expect(own.status).toBe(200);
+  });
+
   it('lets operators pause and resume a queue only with ADMIN_DASHBOARD_WRITE', async () => {
     const queue = writable.queues.webhooks;
     try {
@@ -310,7 +386,52 @@ describe('operators apart from tenants', () => {
     const scraped = await fetch(`${writable.url}/metrics`, { headers: bearer('ac-metrics-token') });
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toContain('process_cpu_seconds_total');
-    // Without a token it is open, as Prometheus scrapers expect by default.
+    // Without a token it is open, as Prometheus scrapers expect by default; in production it is off.
     expect((await fetch(`${withoutOperators.url}/metrics`)).status).toBe(200);
+    const production = await startTestApi('access_production_metrics', 12, {
+      NODE_ENV: 'production',
+      API_KEYS: 'ac-carol-key',
+    });
+    try {
+      expect((await fetch(`${production.url}/metrics`)).status).toBe(404);
+    } finally {
+      await production.close();
+    }
+  });
+
+  it('counts refused callers against their address, so keys cannot be guessed without limit', async () => {
+    // Its own Redis database: every anonymous request of the other tests here counts against 127.0.0.1.
+    const limited = await startTestApi('access_guessing', 13, {
+      API_KEYS: 'ac-dave-key',
+      ADMIN_KEYS: 'ac-operator-key',
+      METRICS_TOKEN: 'ac-metrics-token',
+      RATE_LIMIT_MAX: '5',
+    });
+    try {
+      const statuses: number[] = [];
+      for (const [index, path] of [
+        '/api/upload',
+        '/admin/queues',
+        '/metrics',
+        '/api/upload',
+        '/admin/queues',
+        '/api/upload',
+        '/admin/queues',
+      ].entries()) {
+        const response = await fetch(`${limited.url}${path}`, {
+          method: path === '/api/upload' ? 'POST' : 'GET',
+          headers: bearer(`ac-guess-${index}`),
+        });
+        statuses.push(response.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      // A valid key has its own budget.
+      const own = await fetch(`${limited.url}/api/status/7d0c3c8e-51a1-4d3b-9a43-0f0c1d9e2b11`, {
+        headers: bearer('ac-dave-key'),
+      });
+      expect(own.status).toBe(404);
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -79,6 +79,8 @@ describe('live progress and worker metrics, end to end', () => {
     const stream = await fetch(`${service.apiUrl}/api/status/${id}/events`);
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // Its headers are written by hand; the security headers every answer carries are among them.
+    expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
     const events = await readEvents(stream.body as ReadableStream<Uint8Array>);
 
     const last = events.at(-1);

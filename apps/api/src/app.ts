@@ -60,16 +60,19 @@ export async function buildApp(
     adminKeys: config.adminKeys,
     adminDashboardWrite: config.adminDashboardWrite,
     metricsToken: config.metricsToken,
+    // In production an unguarded /metrics is off rather than open to anyone who can reach the API.
+    metricsOffWithoutToken: config.nodeEnv === 'production',
   });
   await app.register(problemDetails);
   await app.register(httpSecurity, { corsOrigins: config.corsOrigins });
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
-  await app.register(apiMetrics);
+  // Before any route, so that each one is limited unless it says otherwise (health checks do).
   await app.register(requestRateLimit, {
     max: config.rateLimit.max,
     windowMs: config.rateLimit.windowMs,
     redis: context.redis,
   });
+  await app.register(apiMetrics);
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFound);
   await app.register(openApi, { publicBaseUrl: config.publicBaseUrl, withKeys: config.apiKeys.length > 0 });
   await app.register(multipart, { throwFileSizeLimit: true });

@@ -49,6 +49,9 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     if (draining) reply.header('connection', 'close');
   });
   // Without keys anyone who can reach the API can use it: outside production it then listens on loopback only.
+  if (config.nodeEnv === 'production' && !config.metricsToken) {
+    log.warn('METRICS_TOKEN is not set: /metrics is off (in production it is served only behind a token)');
+  }
   const open = config.apiKeys.length === 0;
   const host = open && !isLoopback(config.host) ? '127.0.0.1' : config.host;
   if (open) {

@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of this API process at /metrics: request latency by route and status, and the process.
- * Behind METRICS_TOKEN when it is set; never rate limited, so that scrapes are not lost.
+ * Behind METRICS_TOKEN when it is set; rate limited like every route, so that the token cannot be guessed.
  */
 export const apiMetrics = fp(async (app: FastifyInstance) => {
   const registry = new Registry();
@@ -25,9 +25,7 @@ export const apiMetrics = fp(async (app: FastifyInstance) => {
       reply.elapsedTime / 1000,
     );
   });
-  app.get(
-    '/metrics',
-    { schema: { hide: true }, config: { access: 'metrics', rateLimit: false } },
-    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  app.get('/metrics', { schema: { hide: true }, config: { access: 'metrics' } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
   );
 });

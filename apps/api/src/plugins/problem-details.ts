@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnavailable } from '@imgsvc/db';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -62,33 +63,43 @@ function fromFrameworkError(error: FastifyError): HttpProblem | undefined {
     return new HttpProblem(400, 'malformed_multipart', 'Malformed multipart body', error.message);
   }
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    return new HttpProblem(error.statusCode, 'bad_request', 'Bad request', error.message);
+    // Named after the status ("Forbidden", forbidden), as a plugin's own 403 or 405 should read.
+    const reason = STATUS_CODES[error.statusCode] ?? 'Bad request';
+    const title = `${reason.charAt(0)}${reason.slice(1).toLowerCase()}`;
+    return new HttpProblem(
+      error.statusCode,
+      title.toLowerCase().replace(/[^a-z0-9]+/g, '_'),
+      title,
+      error.message,
+    );
   }
   return undefined;
 }
 
 /** One error shape for every route: problem+json, never a stack trace or an internal message. */
+export function answerWithProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const problem = error instanceof HttpProblem ? error : fromFrameworkError(error);
+  if (!problem) {
+    request.log.error({ err: error }, 'unhandled error');
+    const internal = new HttpProblem(
+      500,
+      'internal_error',
+      'Internal error',
+      'the request could not be completed',
+    );
+    return reply.code(500).type(PROBLEM_CONTENT_TYPE).send(problemBody(internal, request.url));
+  }
+  if (problem.status >= 500) request.log.error({ err: error, code: problem.code }, problem.title);
+  else request.log.info({ code: problem.code, detail: problem.detail }, problem.title);
+  return reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problemBody(problem, request.url));
+}
+
 export const problemDetails = fp(async (app: FastifyInstance) => {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = error instanceof HttpProblem ? error : fromFrameworkError(error);
-    if (!problem) {
-      request.log.error({ err: error }, 'unhandled error');
-      const internal = new HttpProblem(
-        500,
-        'internal_error',
-        'Internal error',
-        'the request could not be completed',
-      );
-      return reply.code(500).type(PROBLEM_CONTENT_TYPE).send(problemBody(internal, request.url));
-    }
-    if (problem.status >= 500) request.log.error({ err: error, code: problem.code }, problem.title);
-    else request.log.info({ code: problem.code, detail: problem.detail }, problem.title);
-    return reply
-      .code(problem.status)
-      .headers(problem.headers)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(problemBody(problem, request.url));
-  });
+  app.setErrorHandler(answerWithProblem);
 });
 
 /** What an unknown route answers; also what a route a caller may not know of answers. */

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queues } from '@imgsvc/queue';
 import type { FastifyInstance } from 'fastify';
+import { answerWithProblem } from './problem-details.js';
 import { registerWithAccess } from './route-access.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -26,6 +27,11 @@ export async function queueDashboard(
     ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'image-service queues' } },
+  });
+  // Bull Board sets its own error handler, which would turn our problems (a 429 from the rate limit) into 500s;
+  // its routes answer errors in the one shape every route has.
+  app.addHook('onRoute', (route) => {
+    route.errorHandler = answerWithProblem;
   });
   await registerWithAccess(
     app,

@@ -11,14 +11,16 @@ export interface RateLimitOptions {
 }
 
 /**
- * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS for each API key (each address when the API runs without
- * keys), counted in Redis so that every API process shares one budget. Routes that say `config.rateLimit: false`
- * (health, metrics) are not limited; if Redis cannot count, requests pass rather than fail.
+ * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS for each tenant key, and for each address for every other
+ * caller (refused ones included, so keys cannot be guessed at leisure), counted in Redis so that every API
+ * process shares one budget. Routes that say `config.rateLimit: false`
+ * (health checks) are not limited; if Redis cannot count, requests pass rather than fail.
  */
 export const requestRateLimit = fp(async (app: FastifyInstance, options: RateLimitOptions) => {
   await app.register(rateLimit, {
     global: true,
-    hook: 'preHandler',
+    // Before access is decided, so that refused callers (wrong keys) are counted too, by address.
+    hook: 'onRequest',
     max: options.max,
     timeWindow: options.windowMs,
     redis: options.redis,

@@ -7,6 +7,7 @@ const keys = {
   adminKeys: ['operator-key'],
   adminDashboardWrite: false,
   metricsToken: 'm',
+  metricsOffWithoutToken: false,
 };
 
 describe('authorisation by route', () => {

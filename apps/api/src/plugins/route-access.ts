@@ -46,7 +46,9 @@ export interface RouteAccessOptions {
   readonly apiKeys: readonly string[];
   readonly adminKeys: readonly string[];
   readonly adminDashboardWrite: boolean;
+  /** METRICS_TOKEN; without one, /metrics is open, or off where `metricsOffWithoutToken` (production). */
   readonly metricsToken: string | undefined;
+  readonly metricsOffWithoutToken: boolean;
 }
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest();
@@ -56,18 +58,42 @@ function ownerOf(key: string): string {
   return createHash('sha256').update(`owner:${key}`).digest('hex').slice(0, 32);
 }
 
-/** The secret a request presents: `Bearer <secret>`, or HTTP Basic with it as the password (for browsers). */
-function presentedSecret(header: string | undefined): string | undefined {
+/**
+ * The secret a request presents: `Bearer <secret>`, or, where `basic` is allowed (the operators' dashboard in a
+ * browser), HTTP Basic with it as the password. Tenants and scrapers use Bearer only: a browser sends Basic
+ * credentials by itself, even on a request another site makes it send.
+ */
+function presentedSecret(header: string | undefined, basic: boolean): string | undefined {
   if (!header) return undefined;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (bearer?.[1]) return bearer[1];
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (basic?.[1]) {
-    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const credentials = basic ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (credentials?.[1]) {
+    const decoded = Buffer.from(credentials[1], 'base64').toString('utf8');
     const password = decoded.slice(decoded.indexOf(':') + 1);
     return password === '' ? undefined : password;
   }
   return undefined;
+}
+
+/** Whether a browser sent this request on behalf of another site (Fetch Metadata, else the Origin header). */
+function isCrossSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+/** A body is coming: unless it is refused first, Node would read it all to keep the connection. */
+function hasBody(request: FastifyRequest): boolean {
+  return (
+    request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+  );
 }
 
 /** A set of secrets, each compared as a SHA-256 digest in constant time, every one of them every time. */
@@ -150,94 +176,99 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
   });
 
   const tenantOf = (request: FastifyRequest): string | null => {
-    const index = tenants.find(presentedSecret(request.headers.authorization));
+    const index = tenants.find(presentedSecret(request.headers.authorization, false));
     return index >= 0 ? (owners[index] ?? null) : null;
   };
 
+  // Node answers `Expect: 100-continue` by itself before any hook runs, inviting a body that may be refused:
+  // the request goes on without it, and 100 Continue is sent only once access is granted.
+  app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+
   app.decorateRequest('owner', null);
-  // preParsing: after every onRequest hook (security headers, CORS, load shedding) and before the body is read.
+  // Who is calling, first of all: the rate limit (a hook of each route, after these) counts each tenant key
+  // apart and everything else, refused callers included, by address.
+  app.addHook('onRequest', async (request) => {
+    request.owner = tenantOf(request);
+  });
+  // Whether they may: after every onRequest hook (security headers, CORS, load shedding, the rate limit) and
+  // before the body is read.
   app.addHook('preParsing', async (request, reply) => {
-    if (request.is404) {
-      // Unknown routes are answered to anyone, but counted against a valid key's rate limit when one is sent.
-      request.owner = tenantOf(request);
-      return;
+    const refusal = request.is404 ? undefined : refusalOf(request);
+    if (refusal) {
+      if (refusal.challenge) reply.header('www-authenticate', refusal.challenge);
+      return refuse(reply, request, refusal.problem);
     }
+    if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
+  });
+
+  /** Why the caller may not call the matched route, or undefined when they may. */
+  function refusalOf(request: FastifyRequest): { problem: HttpProblem; challenge?: string } | undefined {
     const access = request.routeOptions.config.access;
-    const presented = presentedSecret(request.headers.authorization);
     switch (access) {
       case 'public':
-        return;
-      case 'tenant': {
-        if (tenants.empty) return;
-        const owner = tenantOf(request);
-        if (owner) {
-          request.owner = owner;
-          return;
-        }
-        return refuse(
-          reply,
-          request,
-          unauthorized('send a valid API key as "Authorization: Bearer <key>"'),
-          'Bearer',
-        );
-      }
+        return undefined;
+      case 'tenant':
+        if (tenants.empty || request.owner) return undefined;
+        return {
+          problem: unauthorized('send a valid API key as "Authorization: Bearer <key>"'),
+          challenge: 'Bearer',
+        };
       case 'metrics':
-        if (metricsTokens.empty || metricsTokens.find(presented) >= 0) return;
-        return refuse(
-          reply,
-          request,
-          unauthorized('send METRICS_TOKEN as "Authorization: Bearer <token>"'),
-          'Bearer realm="metrics"',
-        );
+        if (metricsTokens.empty)
+          return options.metricsOffWithoutToken ? { problem: notFoundProblem(request) } : undefined;
+        if (metricsTokens.find(presentedSecret(request.headers.authorization, false)) >= 0) return undefined;
+        return {
+          problem: unauthorized('send METRICS_TOKEN as "Authorization: Bearer <token>"'),
+          challenge: 'Bearer realm="metrics"',
+        };
       case 'operator':
       case 'operator_write': {
-        if (operators.find(presented) >= 0) {
-          if (access === 'operator' || options.adminDashboardWrite) return;
-          return refuse(
-            reply,
-            request,
-            new HttpProblem(
-              403,
-              'dashboard_read_only',
-              'Dashboard is read-only',
-              'the queue dashboard changes nothing unless ADMIN_DASHBOARD_WRITE is true',
-            ),
-          );
+        if (operators.find(presentedSecret(request.headers.authorization, true)) >= 0) {
+          if (access === 'operator') return undefined;
+          if (!options.adminDashboardWrite) {
+            return {
+              problem: new HttpProblem(
+                403,
+                'dashboard_read_only',
+                'Dashboard is read-only',
+                'the queue dashboard changes nothing unless ADMIN_DASHBOARD_WRITE is true',
+              ),
+            };
+          }
+          if (isCrossSite(request)) {
+            return {
+              problem: new HttpProblem(
+                403,
+                'cross_site_request',
+                'Cross-site request refused',
+                'the queue dashboard changes nothing on behalf of another site',
+              ),
+            };
+          }
+          return undefined;
         }
         // Tenants are not told that the operators' pages exist.
-        if (operators.empty || tenants.find(presented) >= 0)
-          return refuse(reply, request, notFoundProblem(request));
-        return refuse(
-          reply,
-          request,
-          unauthorized('sign in with an operator key (ADMIN_KEYS)'),
-          'Basic realm="image-service operators"',
-        );
+        if (operators.empty || request.owner) return { problem: notFoundProblem(request) };
+        return {
+          problem: unauthorized('sign in with an operator key (ADMIN_KEYS)'),
+          challenge: 'Basic realm="image-service operators"',
+        };
       }
       default:
         // Unreachable while the start-up check holds; refused all the same.
-        return refuse(reply, request, notFoundProblem(request));
+        return { problem: notFoundProblem(request) };
     }
-  });
+  }
 });
 
 const unauthorized = (detail: string) => new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
 
 /**
  * Answers a refused request here rather than by throwing (plugins with their own error handler, such as the
- * dashboard, must not reshape it), and closes the connection so that a large body is never read.
+ * dashboard, must not reshape it). When a body is on its way the connection is closed, so it is never read.
  */
-function refuse(
-  reply: FastifyReply,
-  request: FastifyRequest,
-  problem: HttpProblem,
-  challenge?: string,
-): FastifyReply {
-  if (challenge) reply.header('www-authenticate', challenge);
+function refuse(reply: FastifyReply, request: FastifyRequest, problem: HttpProblem): FastifyReply {
   request.log.info({ code: problem.code, route: request.routeOptions.url }, problem.title);
-  return reply
-    .code(problem.status)
-    .header('connection', 'close')
-    .type(PROBLEM_CONTENT_TYPE)
-    .send(problemBody(problem, request.url));
+  if (hasBody(request)) reply.header('connection', 'close');
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.url));
 }

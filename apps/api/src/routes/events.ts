@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { findRequest, isFinished } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
@@ -42,7 +43,9 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
       const found = await findOwnedRequest(context, request, request.params.requestId);
       reply.hijack();
       const stream = reply.raw;
+      // Written by hand: the headers every answer carries (security, CORS, rate limit) are added here.
       stream.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         connection: 'keep-alive',
