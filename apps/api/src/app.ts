@@ -23,9 +23,8 @@ import { uploadRoutes } from './routes/upload.js';
 
 /**
  * The API, as Fastify's reference app lays one out: external plugins first (security headers, CORS, load
- * shedding, metrics, rate limits, docs), then the application's routes grouped by path. Every route declares
- * who may call it (plugins/route-access.ts). Tests build it
- * the same way the program does.
+ * shedding, rate limits, metrics, docs), then the application's routes grouped by path. Every route declares
+ * who may call it (plugins/route-access.ts). Tests build it the same way the program does.
  */
 export async function buildApp(
   connections: Omit<ApiContext, 'requestCache'>,

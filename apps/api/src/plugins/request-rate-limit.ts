@@ -13,8 +13,8 @@ export interface RateLimitOptions {
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS for each tenant key, and for each address for every other
  * caller (refused ones included, so keys cannot be guessed at leisure), counted in Redis so that every API
- * process shares one budget. Routes that say `config.rateLimit: false`
- * (health checks) are not limited; if Redis cannot count, requests pass rather than fail.
+ * process shares one budget. Routes that say `config.rateLimit: false` (health checks) are not limited; if
+ * Redis cannot count, requests pass rather than fail.
  */
 export const requestRateLimit = fp(async (app: FastifyInstance, options: RateLimitOptions) => {
   await app.register(rateLimit, {

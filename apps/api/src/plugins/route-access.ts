@@ -142,7 +142,7 @@ export async function registerWithAccess(
  * Authorisation by route, deny by default. Each route says who may call it (`config.access`); one hook decides
  * from the route the router matched, never from the URL's text, so no spelling of a path can reach a route
  * without its rule. The API refuses to start while any route declares nothing. Refusals are answered before
- * the body is read, and close the connection rather than read a large body.
+ * the body is read (and before 100 Continue), closing the connection when a body is on its way.
  */
 export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessOptions) => {
   const tenants = new SecretRing(options.apiKeys);
