@@ -95,7 +95,7 @@ describe('keys that cannot be walked around', () => {
   let api: TestApi;
   let aliceRequest: string;
   beforeAll(async () => {
-    api = await startTestApi('access_control', 12, {
+    api = await startTestApi('access_control', {
       API_KEYS: 'ac-alice-key,ac-bob-key',
       ADMIN_KEYS: 'ac-operator-key',
     });
@@ -310,8 +310,8 @@ describe('operators apart from tenants', () => {
   let withoutOperators: TestApi;
   let writable: TestApi;
   beforeAll(async () => {
-    withoutOperators = await startTestApi('access_no_admin', 12, { API_KEYS: 'ac-carol-key' });
-    writable = await startTestApi('access_admin_write', 12, {
+    withoutOperators = await startTestApi('access_no_admin', { API_KEYS: 'ac-carol-key' });
+    writable = await startTestApi('access_admin_write', {
       API_KEYS: 'ac-carol-key',
       ADMIN_KEYS: 'ac-operator-key',
       ADMIN_DASHBOARD_WRITE: 'true',
@@ -388,7 +388,7 @@ describe('operators apart from tenants', () => {
     expect(await scraped.text()).toContain('process_cpu_seconds_total');
     // Without a token it is open, as Prometheus scrapers expect by default; in production it is off.
     expect((await fetch(`${withoutOperators.url}/metrics`)).status).toBe(200);
-    const production = await startTestApi('access_production_metrics', 12, {
+    const production = await startTestApi('access_production_metrics', {
       NODE_ENV: 'production',
       API_KEYS: 'ac-carol-key',
     });
@@ -401,7 +401,7 @@ describe('operators apart from tenants', () => {
 
   it('counts refused callers against their address, so keys cannot be guessed without limit', async () => {
     // Its own Redis database: every anonymous request of the other tests here counts against 127.0.0.1.
-    const limited = await startTestApi('access_guessing', 13, {
+    const limited = await startTestApi('access_guessing', {
       API_KEYS: 'ac-dave-key',
       ADMIN_KEYS: 'ac-operator-key',
       METRICS_TOKEN: 'ac-metrics-token',

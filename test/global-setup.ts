@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, readMachineEnvironment } from '@imgsvc/config';
+import { readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
 import type { TestProject } from 'vitest/node';
 
@@ -12,19 +12,22 @@ declare module 'vitest' {
   }
 }
 
+/** Redis databases in the run's own server: one per test file that asks (see test/support/servers.ts). */
+const TEST_REDIS_DATABASES = 1024;
+
 /**
- * Finds or starts the servers the tests talk to, through the same module `npm start` uses, in a temporary
- * folder that is removed afterwards. MONGO_URL and REDIS_URL given to the test run are used as they are.
+ * Starts the servers the tests talk to, through the same module `npm start` uses, in a temporary folder that
+ * is removed afterwards. The run always owns them: MONGO_URL and REDIS_URL, and a Redis already answering on
+ * 6379, are left alone, so a developer's own data is never touched.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = await mkdtemp(join(tmpdir(), 'image-service-test-'));
   const machine = readMachineEnvironment();
-  const config = loadConfig();
   const services = await startLocalServices({
-    mongoUrl: config.mongoUrl,
-    redisUrl: config.redisUrl,
     dataDir,
     persistent: false,
+    useRunningRedis: false,
+    redisDatabases: TEST_REDIS_DATABASES,
     machine,
     log: (message) => process.stderr.write(`[services] ${message}\n`),
   });

@@ -11,7 +11,7 @@ describe(`a ${ROWS.toLocaleString('en')}-row CSV`, () => {
   let api: TestApi;
   let requestId: string;
   beforeAll(async () => {
-    api = await startTestApi('large_upload', 8);
+    api = await startTestApi('large_upload');
   });
   afterAll(async () => {
     await api?.close();

@@ -52,7 +52,7 @@ describe('live progress and worker metrics, end to end', () => {
     metricsPort = await freePort();
     service = await startService({
       MONGO_URL: testMongoUrl('live_progress'),
-      REDIS_URL: testRedisUrl(15),
+      REDIS_URL: await testRedisUrl(),
       STORAGE_DIR: storageDir,
       FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
       WORKER_CONCURRENCY: '1',

@@ -33,7 +33,7 @@ describe('production settings', () => {
       HOST: '127.0.0.1',
       PORT: String(port),
       MONGO_URL: testMongoUrl('production_start'),
-      REDIS_URL: testRedisUrl(12),
+      REDIS_URL: await testRedisUrl(),
     });
     try {
       await apiReady(`http://127.0.0.1:${port}`, api);

@@ -383,7 +383,7 @@ const refusals: Refusal[] = [
 describe('uploads that are refused', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('upload_validation', 4, LIMITS);
+    api = await startTestApi('upload_validation', LIMITS);
   });
   afterAll(async () => {
     await api?.close();
@@ -434,7 +434,7 @@ describe('uploads that are refused', () => {
 describe('uploads that are accepted', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('upload_variants', 5, LIMITS);
+    api = await startTestApi('upload_variants', LIMITS);
   });
   afterAll(async () => {
     await api?.close();
@@ -509,7 +509,7 @@ describe('uploads that are accepted', () => {
 describe('Idempotency-Key', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('upload_idempotency', 6, { ...LIMITS, API_KEYS: 'alice-key,bob-key' });
+    api = await startTestApi('upload_idempotency', { ...LIMITS, API_KEYS: 'alice-key,bob-key' });
   });
   afterAll(async () => {
     await api?.close();

@@ -7,7 +7,7 @@ const ITERATIONS = 2000;
 describe(`the upload API under ${ITERATIONS} mutated CSVs`, () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('upload_fuzz', 7, {
+    api = await startTestApi('upload_fuzz', {
       MAX_ROWS: '60',
       MAX_URLS_PER_ROW: '5',
       MAX_UPLOAD_BYTES: '65536',

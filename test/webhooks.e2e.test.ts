@@ -64,7 +64,7 @@ describe('webhooks a receiver can trust', () => {
       response.end();
     });
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-webhooks-'));
-    redisDatabase = testRedisUrl(10);
+    redisDatabase = await testRedisUrl();
     service = await startService({
       MONGO_URL: testMongoUrl('webhooks'),
       REDIS_URL: redisDatabase,
@@ -202,7 +202,7 @@ describe('a webhook URL in a blocked range, with the guard on', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-webhooks-guarded-'));
     service = await startService({
       MONGO_URL: testMongoUrl('webhooks_guarded'),
-      REDIS_URL: testRedisUrl(11),
+      REDIS_URL: await testRedisUrl(),
       STORAGE_DIR: storageDir,
       FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
       WEBHOOK_BACKOFF_MS: String(BACKOFF_MS),

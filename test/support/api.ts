@@ -26,12 +26,13 @@ export interface TestApi {
 
 /**
  * The real app on a real port over real MongoDB-compatible and Redis servers, built the way the program
- * builds it; no worker runs, so requests stay pending.
+ * builds it; no worker runs, so requests stay pending. Each API gets a Redis database of its own unless
+ * `redisUrl` names one to share (two APIs sharing their rate limits, as on two hosts).
  */
 export async function startTestApi(
   name: string,
-  redisDatabase: number,
   environment: Record<string, string> = {},
+  options: { readonly redisUrl?: string } = {},
 ): Promise<TestApi> {
   const storageDir = await mkdtemp(join(tmpdir(), 'image-service-api-'));
   const config = loadConfig({
@@ -45,7 +46,7 @@ export async function startTestApi(
   });
   const logLevel = environment.LOG_LEVEL ?? 'silent';
   const db = await connectDatabase(testMongoUrl(name), 'api-test');
-  const redis = createRedisConnection(testRedisUrl(redisDatabase), 'producer');
+  const redis = createRedisConnection(options.redisUrl ?? (await testRedisUrl()), 'producer');
   const queues = openQueues(redis);
   const app = await buildApp(
     { config, db, redis, queues, progress: requestProgress(redis), store: createImageStore(storageDir) },
@@ -71,7 +72,7 @@ export async function startTestApi(
     async close() {
       await app.close();
       await queues.close();
-      await redis.quit();
+      await redis.quit().catch(() => redis.disconnect());
       await db.close();
       await rm(storageDir, { recursive: true, force: true });
     },

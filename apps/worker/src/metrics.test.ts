@@ -12,8 +12,8 @@ describe("the worker's metrics listener", () => {
   let redis: Redis;
   let queues: Queues;
   const servers: Server[] = [];
-  beforeAll(() => {
-    redis = createRedisConnection(testRedisUrl(0), 'producer');
+  beforeAll(async () => {
+    redis = createRedisConnection(await testRedisUrl(), 'producer');
     queues = openQueues(redis);
   });
   afterAll(async () => {

@@ -10,8 +10,8 @@ const stored = (name: string): ImageOutcome => ({ ok: true, outputUrl: `http://x
 
 describe('request image outcomes, on a real Redis', () => {
   let redis: Redis;
-  beforeAll(() => {
-    redis = createRedisConnection(testRedisUrl(0), 'worker');
+  beforeAll(async () => {
+    redis = createRedisConnection(await testRedisUrl(), 'worker');
   });
   afterAll(async () => {
     await redis.quit();

@@ -38,7 +38,12 @@ export interface ContainerServer {
 }
 
 /** Starts a throwaway container through testcontainers (loaded only when an engine answers). */
-export async function startContainer(image: string, port: number, scheme: string): Promise<ContainerServer> {
+export async function startContainer(
+  image: string,
+  port: number,
+  scheme: string,
+  command: readonly string[] = [],
+): Promise<ContainerServer> {
   // A development dependency: production images never start local servers, so they do not carry it.
   let testcontainers: typeof import('testcontainers');
   try {
@@ -47,10 +52,9 @@ export async function startContainer(image: string, port: number, scheme: string
     throw new Error('a Docker engine answers, but testcontainers is not installed: run `npm install` first');
   }
   const { GenericContainer, Wait } = testcontainers;
-  const container = await new GenericContainer(image)
-    .withExposedPorts(port)
-    .withWaitStrategy(Wait.forListeningPorts())
-    .start();
+  let definition = new GenericContainer(image).withExposedPorts(port);
+  if (command.length > 0) definition = definition.withCommand([...command]);
+  const container = await definition.withWaitStrategy(Wait.forListeningPorts()).start();
   return {
     url: `${scheme}://${container.getHost()}:${container.getMappedPort(port)}`,
     async stop() {

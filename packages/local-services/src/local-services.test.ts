@@ -20,7 +20,7 @@ describe('local services', () => {
     if (!binary) throw new Error('redis-server is not on the PATH (the test setup installs it)');
     const dataDir = await mkdtemp(join(tmpdir(), 'redis-test-'));
     try {
-      const server = await startRedisServer(binary, dataDir, false);
+      const server = await startRedisServer(binary, dataDir, { persistent: false });
       const port = Number(new URL(server.url).port);
       expect(await redisAnswers('127.0.0.1', port)).toBe(true);
       await server.stop();

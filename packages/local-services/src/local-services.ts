@@ -15,6 +15,13 @@ export interface LocalServicesOptions {
   readonly dataDir: string;
   /** Keep Redis's queue across restarts (the embedded default); tests throw everything away. */
   readonly persistent: boolean;
+  /**
+   * Use a Redis already answering on 127.0.0.1:6379 when no redis-server can be started. `npm start` does;
+   * tests and the benchmark never do, so they cannot touch a developer's own data.
+   */
+  readonly useRunningRedis?: boolean;
+  /** Numbered databases in a Redis started here (16 unless given). */
+  readonly redisDatabases?: number;
   readonly machine: MachineEnvironment;
   readonly log: (message: string) => void;
 }
@@ -45,8 +52,13 @@ async function findRedis(
 ): Promise<LocalServer> {
   if (options.redisUrl) return given(options.redisUrl, 'REDIS_URL');
   const binary = await findExecutable('redis-server', options.machine.path);
-  if (binary) return startRedisServer(binary, join(options.dataDir, 'redis'), options.persistent);
-  if (await redisAnswers('127.0.0.1', 6379)) {
+  if (binary) {
+    return startRedisServer(binary, join(options.dataDir, 'redis'), {
+      persistent: options.persistent,
+      ...(options.redisDatabases === undefined ? {} : { databases: options.redisDatabases }),
+    });
+  }
+  if (options.useRunningRedis && (await redisAnswers('127.0.0.1', 6379))) {
     return {
       url: 'redis://127.0.0.1:6379',
       description: 'the Redis already running on 127.0.0.1:6379',
@@ -54,7 +66,14 @@ async function findRedis(
     };
   }
   if (await docker()) {
-    const container = await startContainer('redis:7', 6379, 'redis');
+    const databases =
+      options.redisDatabases === undefined ? [] : ['--databases', String(options.redisDatabases)];
+    const container = await startContainer(
+      'redis:7',
+      6379,
+      'redis',
+      databases.length ? ['redis-server', ...databases] : [],
+    );
     return { ...container, description: `a redis:7 container at ${container.url}` };
   }
   throw new NoServerError(
@@ -82,7 +101,7 @@ async function findMongo(
 
 /**
  * Finds or starts MongoDB-compatible and Redis servers, in the architecture's order: the URLs given; programs
- * on the PATH (mongod, redis-server); a running Redis on its usual port; a Docker engine (testcontainers);
+ * on the PATH (mongod, redis-server); a running Redis on its usual port when allowed; a Docker engine (testcontainers);
  * and for MongoDB, FerretDB on SQLite. Servers started here get free ports and are stopped by stop().
  */
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
@@ -123,6 +142,7 @@ export function startConfiguredServices(
     redisUrl: config.redisUrl,
     dataDir: resolve('data'),
     persistent: true,
+    useRunningRedis: true,
     machine: readMachineEnvironment(),
     log,
   });

@@ -9,18 +9,23 @@ export async function redisAnswers(host: string, port: number, timeoutMs = 500):
   return answer?.startsWith('+PONG') ?? false;
 }
 
-/**
- * Starts redis-server on a free loopback port (or the one given, to restart a server where it was) with its
- * files in dataDir. `persistent` keeps the queue across restarts (append-only file); test runs turn it off.
- */
+export interface RedisServerOptions {
+  /** Keep the queue across restarts (append-only file); test runs turn it off. */
+  readonly persistent: boolean;
+  /** The port to listen on, to restart a server where it was; a free one otherwise. */
+  readonly port?: number;
+  /** How many numbered databases the server holds (Redis's default is 16); a test run gives each file one. */
+  readonly databases?: number;
+}
+
+/** Starts redis-server on a loopback port with its files in dataDir. */
 export async function startRedisServer(
   binary: string,
   dataDir: string,
-  persistent: boolean,
-  fixedPort?: number,
+  options: RedisServerOptions,
 ): Promise<LocalServer> {
   await mkdir(dataDir, { recursive: true });
-  const port = fixedPort ?? (await freePort());
+  const port = options.port ?? (await freePort());
   const server = startProcess(
     binary,
     [
@@ -33,9 +38,11 @@ export async function startRedisServer(
       '--save',
       '',
       '--appendonly',
-      persistent ? 'yes' : 'no',
+      options.persistent ? 'yes' : 'no',
       '--protected-mode',
       'yes',
+      '--databases',
+      String(options.databases ?? 16),
     ],
     join(dataDir, 'redis-server.log'),
   );
