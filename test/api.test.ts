@@ -9,7 +9,7 @@ const VALID_CSV = `${HEADER}\n1,Tote,"https://img.example/1.jpg, https://img.exa
 describe('the API without a worker', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('api', 2, { MAX_UPLOAD_BYTES: '4096' });
+    api = await startTestApi('api', { MAX_UPLOAD_BYTES: '4096' });
   });
   afterAll(async () => {
     await api?.close();
@@ -54,7 +54,14 @@ describe('the API without a worker', () => {
       request_id: id,
       status: 'pending',
       completion_percentage: 0,
-      counts: { products: 2, products_done: 0, images: 3, images_succeeded: 0, images_failed: 0 },
+      counts: {
+        products: 2,
+        products_done: 0,
+        images: 3,
+        images_succeeded: 0,
+        images_failed: 0,
+        failures_by_code: {},
+      },
       webhook: { url: 'https://hooks.example/done', state: 'pending', attempts: 0 },
     });
 
@@ -107,7 +114,7 @@ describe('the API without a worker', () => {
 describe('the API with API_KEYS', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('api_keys', 3, { API_KEYS: 'key-one,key-two' });
+    api = await startTestApi('api_keys', { API_KEYS: 'key-one,key-two' });
   });
   afterAll(async () => {
     await api?.close();
@@ -143,4 +150,27 @@ describe('the API with API_KEYS', () => {
     expect(other.status).toBe(404);
     expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
   });
+});
+
+describe('the API when it cannot serve', () => {
+  it('is live but not ready while Redis is unreachable, and says why as a problem', async () => {
+    // Nothing listens on port 1: the readiness check fails as it would with Redis down.
+    const api = await startTestApi('api_not_ready', {}, { redisUrl: 'redis://127.0.0.1:1/0' });
+    try {
+      expect((await fetch(`${api.url}/health/live`)).status).toBe(200);
+      const ready = await fetch(`${api.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get('cache-control')).toBe('no-store');
+      const problem = await problemOf(ready);
+      expect(problem).toMatchObject({
+        code: 'not_ready',
+        status: 503,
+        checks: { mongodb: 'ok', redis: expect.not.stringMatching(/^ok$/) },
+      });
+      expect(problem.detail).toMatch(/^Redis: /);
+    } finally {
+      await api.close();
+    }
+  });
+
 });

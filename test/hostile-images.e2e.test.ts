@@ -122,7 +122,7 @@ describe('hostile and broken images, end to end', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-hostile-'));
     service = await startService({
       MONGO_URL: testMongoUrl('hostile'),
-      REDIS_URL: testRedisUrl(9),
+      REDIS_URL: await testRedisUrl(),
       STORAGE_DIR: storageDir,
       FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
       FETCH_TIMEOUT_MS: '1500',
@@ -191,6 +191,16 @@ describe('hostile and broken images, end to end', () => {
       images: 16,
       images_succeeded: 7,
       images_failed: 9,
+      failures_by_code: {
+        decode_error: 1,
+        fetch_timeout: 1,
+        http_404: 1,
+        http_500: 1,
+        not_an_image: 1,
+        too_large: 2,
+        too_many_pixels: 1,
+        too_many_redirects: 1,
+      },
     });
 
     const errorsOf = (serial: string) => rows.find((row) => row[0] === serial)?.[4] ?? '';

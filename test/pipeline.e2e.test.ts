@@ -57,7 +57,7 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-e2e-'));
     service = await startService({
       MONGO_URL: testMongoUrl('pipeline'),
-      REDIS_URL: testRedisUrl(1),
+      REDIS_URL: await testRedisUrl(),
       STORAGE_DIR: storageDir,
       FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
       WEBHOOK_SECRET,
@@ -125,6 +125,7 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
       images: 8,
       images_succeeded: 7,
       images_failed: 1,
+      failures_by_code: { http_404: 1 },
     });
 
     const download = await fetch(`${service.apiUrl}/api/download/${accepted.request_id}`);

@@ -2,6 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, csvForm, problemOf, startTestApi, type TestApi } from './support/api.js';
 import { pollUntil } from './support/poll.js';
+import { testRedisUrl } from './support/servers.js';
 
 const CSV = `${CSV_HEADER}\n${[1, 2, 3, 4, 5].map((n) => `${n},Product ${n},"https://img.example/${n}a.jpg, https://img.example/${n}b.jpg"`).join('\n')}\n`;
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -19,7 +20,7 @@ async function upload(api: TestApi, key?: string): Promise<string> {
 describe('keys, ownership and the details of a request', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('production_keys', 12, { API_KEYS: 'alice-key,bob-key' });
+    api = await startTestApi('production_keys', { API_KEYS: 'alice-key,bob-key' });
   });
   afterAll(async () => {
     await api?.close();
@@ -95,8 +96,9 @@ describe('rate limits shared through Redis', () => {
   let second: TestApi;
   beforeAll(async () => {
     const limits = { API_KEYS: 'alice-key,bob-key', RATE_LIMIT_MAX: '6', RATE_LIMIT_WINDOW_MS: '60000' };
-    first = await startTestApi('production_rate_a', 13, limits);
-    second = await startTestApi('production_rate_b', 13, limits);
+    const shared = { redisUrl: await testRedisUrl() };
+    first = await startTestApi('production_rate_a', limits, shared);
+    second = await startTestApi('production_rate_b', limits, shared);
   });
   afterAll(async () => {
     await first?.close();
@@ -142,7 +144,7 @@ describe('rate limits shared through Redis', () => {
 describe('headers, documentation, metrics and load shedding', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('production_misc', 14, {
+    api = await startTestApi('production_misc', {
       CORS_ORIGINS: 'https://backoffice.example.com',
     });
   });
@@ -169,6 +171,30 @@ describe('headers, documentation, metrics and load shedding', () => {
       headers: { ...preflight.headers, origin: 'https://evil.example' },
     });
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('streams live progress to a page of an allowed origin, with the same security headers', async () => {
+    const created = await fetch(`${api.url}/api/upload`, {
+      method: 'POST',
+      body: csvForm(`${CSV_HEADER}\n1,Tote,https://img.example/1.jpg\n`),
+    });
+    expect(created.status).toBe(202);
+    const { request_id: id } = (await created.json()) as { request_id: string };
+    const aborter = new AbortController();
+    try {
+      const stream = await fetch(`${api.url}/api/status/${id}/events`, {
+        headers: { origin: 'https://backoffice.example.com', accept: 'text/event-stream' },
+        signal: aborter.signal,
+      });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      // What a cross-origin EventSource needs, and what every other answer carries.
+      expect(stream.headers.get('access-control-allow-origin')).toBe('https://backoffice.example.com');
+      expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(stream.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      aborter.abort();
+    }
   });
 
   it('publishes a valid OpenAPI 3.1 document of every route, with examples, and an interactive reference', async () => {
@@ -222,7 +248,7 @@ describe('headers, documentation, metrics and load shedding', () => {
 describe('load shedding', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('production_shedding', 14, { MAX_EVENT_LOOP_DELAY_MS: '50' });
+    api = await startTestApi('production_shedding', { MAX_EVENT_LOOP_DELAY_MS: '50' });
   });
   afterAll(async () => {
     await api?.close();

@@ -75,7 +75,10 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(ferretBinary, 'FerretDB installed (npm run install:ferretdb)').not.toBe('');
     redisPort = await freePort();
     mongoPort = await freePort();
-    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), true, redisPort);
+    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), {
+      persistent: true,
+      port: redisPort,
+    });
     mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
     photos = await Promise.all(
       Array.from({ length: DISTINCT_PHOTOS }, (_, index) => photoLikeJpeg(480, 360, 500 + index)),
@@ -173,6 +176,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       images: PRODUCTS * IMAGES_PER_PRODUCT,
       images_succeeded: PRODUCTS * IMAGES_PER_PRODUCT,
       images_failed: 0,
+      failures_by_code: {},
     });
     expect(percentages).toEqual([...percentages].sort((a, b) => a - b));
     const rows = parse(await (await fetch(`${apiUrl}/api/download/${id}`)).text()) as string[][];
@@ -232,7 +236,10 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(during.status).toBe(503);
     expect(((await during.json()) as { code: string }).code).toBe('queue_unavailable');
     expect((await fetch(`${apiUrl}/health/ready`)).status).toBe(503);
-    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), true, redisPort);
+    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), {
+      persistent: true,
+      port: redisPort,
+    });
     await pollUntil(async () => ((await fetch(`${apiUrl}/health/ready`)).ok ? true : undefined), {
       timeoutMs: 30_000,
       what: 'API ready again',

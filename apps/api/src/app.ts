@@ -4,6 +4,7 @@ import type { Logger } from '@imgsvc/logging';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiContext } from './context.js';
+import { refuseWhileClosing } from './plugins/closing.js';
 import { httpSecurity } from './plugins/http-security.js';
 import { loadShedding } from './plugins/load-shedding.js';
 import { apiMetrics } from './plugins/metrics.js';
@@ -44,7 +45,8 @@ export async function buildApp(
     requestIdHeader: 'x-request-id',
     // A client's own request id is kept (if it is sane), so its logs and ours can be joined.
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // A problem+json 503 instead (see plugins/closing.ts).
+    return503OnClosing: false,
   });
   app.addHook('onRequest', async (request) => {
     if (!/^[\w.:-]{1,128}$/.test(request.id)) (request as { id: string }).id = randomUUID();
@@ -63,6 +65,7 @@ export async function buildApp(
     metricsOffWithoutToken: config.nodeEnv === 'production',
   });
   await app.register(problemDetails);
+  await app.register(refuseWhileClosing);
   await app.register(httpSecurity, { corsOrigins: config.corsOrigins });
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
   // Before any route, so that each one is limited unless it says otherwise (health checks do).

@@ -40,6 +40,11 @@ export const counts = z
     images: z.number().int(),
     images_succeeded: z.number().int(),
     images_failed: z.number().int(),
+    failures_by_code: z
+      .record(z.string(), z.number().int())
+      .describe(
+        'failed images by code (http_404, fetch_timeout, not_an_image, …); codes with none are left out',
+      ),
   })
   .meta({ id: 'Counts' });
 
@@ -75,7 +80,14 @@ export const requestStatus = z
       completion_percentage: 42.5,
       created_at: '2026-11-25T15:53:21.865Z',
       updated_at: '2026-11-25T15:53:24.190Z',
-      counts: { products: 40, products_done: 17, images: 95, images_succeeded: 39, images_failed: 1 },
+      counts: {
+        products: 40,
+        products_done: 17,
+        images: 95,
+        images_succeeded: 39,
+        images_failed: 1,
+        failures_by_code: { http_404: 1 },
+      },
       webhook: {
         url: 'https://shop.example.com/hooks/images',
         state: 'pending',
@@ -186,7 +198,7 @@ export const productsPage = z
 export const liveness = z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } });
 export const readiness = z
   .object({
-    status: z.enum(['ok', 'unavailable']),
+    status: z.literal('ok'),
     checks: z.object({ mongodb: z.string(), redis: z.string() }),
   })
   .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } } });

@@ -10,10 +10,15 @@ export interface ImageFailure {
   readonly message: string;
 }
 
+/** How many images failed with each code (`http_404`, `fetch_timeout`, …); codes with none are left out. */
+export type FailuresByCode = Readonly<Record<string, number>>;
+
 export interface RequestCounts {
   readonly products_done: number;
   readonly images_succeeded: number;
   readonly images_failed: number;
+  /** Absent from requests finished before failures were counted by code. */
+  readonly failures_by_code?: FailuresByCode;
 }
 
 export interface WebhookDelivery {

@@ -125,14 +125,16 @@ export async function tallyProducts(
   const recorded = new Set<number>();
   let succeeded = 0;
   let failed = 0;
-  const count = (result: Pick<ProductResultDocument, 'output_urls'>) => {
+  const failuresByCode: Record<string, number> = {};
+  const count = (result: Pick<ProductResultDocument, 'output_urls' | 'errors'>) => {
     const ok = result.output_urls.filter((url) => url !== null).length;
     succeeded += ok;
     failed += result.output_urls.length - ok;
+    for (const { code } of result.errors) failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
   };
   for await (const result of db.results.find(
     { request_id: requestId },
-    { projection: { row: 1, output_urls: 1 } },
+    { projection: { row: 1, output_urls: 1, 'errors.code': 1 } },
   )) {
     recorded.add(result.row);
     count(result);
@@ -150,7 +152,7 @@ export async function tallyProducts(
       })),
     };
     if (await recordProductResult(db, requestId, row, closing, now)) {
-      count({ output_urls: closing.outputUrls });
+      count({ output_urls: closing.outputUrls, errors: closing.errors });
     } else {
       // Recorded meanwhile by a late job: count what it recorded.
       const late = await findProductResult(db, requestId, row);
@@ -158,5 +160,10 @@ export async function tallyProducts(
     }
     recorded.add(row);
   }
-  return { products_done: recorded.size, images_succeeded: succeeded, images_failed: failed };
+  return {
+    products_done: recorded.size,
+    images_succeeded: succeeded,
+    images_failed: failed,
+    failures_by_code: failuresByCode,
+  };
 }

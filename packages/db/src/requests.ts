@@ -1,6 +1,7 @@
 import type { InputColumn, ProductRow } from '@imgsvc/csv';
 import type { Database } from './database.js';
 import {
+  type FailuresByCode,
   type ProductDocument,
   productId,
   type RequestCounts,
@@ -19,7 +20,12 @@ export interface NewRequest {
 
 const INSERT_BATCH = 1000;
 
-const ZERO_COUNTS: RequestCounts = { products_done: 0, images_succeeded: 0, images_failed: 0 };
+const ZERO_COUNTS: RequestCounts = {
+  products_done: 0,
+  images_succeeded: 0,
+  images_failed: 0,
+  failures_by_code: {},
+};
 
 /**
  * Stores the products in batches, then the request. The request document is written last, so a request that
@@ -137,6 +143,7 @@ export interface ProgressCounts {
   readonly products_done: number;
   readonly images_succeeded: number;
   readonly images_failed: number;
+  readonly failures_by_code: FailuresByCode;
 }
 
 /**
@@ -151,6 +158,7 @@ export function countsView(request: RequestDocument, live?: ProgressCounts) {
     images: request.totals.images,
     images_succeeded: done.images_succeeded,
     images_failed: done.images_failed,
+    failures_by_code: done.failures_by_code ?? {},
   };
 }
 

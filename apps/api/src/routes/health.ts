@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
-import { liveness, readiness } from '../schemas.js';
+import { HttpProblem } from '../problem.js';
+import { liveness, problems, readiness } from '../schemas.js';
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -42,8 +43,8 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
       schema: {
         tags: ['operations'],
         summary: 'MongoDB and Redis are reachable',
-        description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; 503 when either is not.`,
-        response: { 200: readiness, 503: readiness },
+        description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; 503 \`not_ready\` (a problem with \`checks\`) when either is not.`,
+        response: { 200: readiness, ...problems(503) },
       },
     },
     async (_request, reply) => {
@@ -51,11 +52,16 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
         check(() => context.db.ping(READY_TIMEOUT_MS)),
         check(() => context.redis.ping()),
       ]);
-      const ready = mongodb === 'ok' && redis === 'ok';
-      return reply
-        .code(ready ? 200 : 503)
-        .header('cache-control', 'no-store')
-        .send({ status: ready ? 'ok' : 'unavailable', checks: { mongodb, redis } });
+      reply.header('cache-control', 'no-store');
+      if (mongodb === 'ok' && redis === 'ok') return { status: 'ok' as const, checks: { mongodb, redis } };
+      const failed = Object.entries({ MongoDB: mongodb, Redis: redis }).filter(([, check]) => check !== 'ok');
+      throw new HttpProblem(
+        503,
+        'not_ready',
+        'Not ready',
+        failed.map(([server, check]) => `${server}: ${check}`).join('; '),
+        { checks: { mongodb, redis } },
+      );
     },
   );
 }

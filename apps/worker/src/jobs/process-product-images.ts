@@ -67,7 +67,12 @@ export async function processProductImages(
   if (recorded) {
     await Promise.all([
       claimed.settle(),
-      context.progress.recordProduct(requestId, row, outputUrls.length - errors.length, errors.length),
+      context.progress.recordProduct(
+        requestId,
+        row,
+        outputUrls.length - errors.length,
+        errors.map((failure) => failure.code),
+      ),
       rememberSources(context, learned),
     ]);
   } else {
@@ -77,12 +82,12 @@ export async function processProductImages(
       claimed.settle(),
       rememberSources(context, learned),
     ]);
-    const failed = first?.output_urls.filter((url) => url === null).length ?? errors.length;
+    const failureCodes = (first?.errors ?? errors).map((failure) => failure.code);
     await context.progress.recordProduct(
       requestId,
       row,
-      (first?.output_urls.length ?? outputUrls.length) - failed,
-      failed,
+      (first?.output_urls.length ?? outputUrls.length) - failureCodes.length,
+      failureCodes,
     );
   }
   log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');
