@@ -1,6 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { connectDatabase } from '@imgsvc/db';
+import {
+  completeRequest,
+  connectDatabase,
+  type Database,
+  type ProductResultDocument,
+  productId,
+  productInputsFrom,
+} from '@imgsvc/db';
 import { freePort } from '@imgsvc/local-services';
+import { contentKey } from '@imgsvc/storage';
 import { catalogueCsv } from '../test/support/catalogue.js';
 import { pollUntil } from '../test/support/poll.js';
 import { startProgram } from '../test/support/programs.js';
@@ -10,8 +18,49 @@ export interface IngestResult {
   readonly csv_mb: number;
   readonly upload_seconds: number;
   readonly api_rss_growth_mb: number;
+  /** Writing every product's result (an output URL per input URL) and closing the request, not timed as API work. */
+  readonly results_fill_seconds: number;
+  readonly output_urls: number;
   readonly download_seconds: number;
   readonly download_mb: number;
+}
+
+/**
+ * What a worker would have left: one result per product with an output URL for each input URL, as the API
+ * serves outputs (a content key under /images/), then the request completed with its counts.
+ */
+async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): Promise<number> {
+  const now = new Date();
+  let batch: ProductResultDocument[] = [];
+  let products = 0;
+  let images = 0;
+  const flush = async () => {
+    if (batch.length > 0) await db.results.insertMany(batch, { ordered: false });
+    batch = [];
+  };
+  for await (const product of productInputsFrom(db, id, 1)) {
+    batch.push({
+      _id: productId(id, product.row),
+      request_id: id,
+      row: product.row,
+      output_urls: product.input_urls.map((url) => `${apiUrl}/images/${contentKey([url], 'jpg')}`),
+      errors: [],
+      recorded_at: now,
+    });
+    products += 1;
+    images += product.input_urls.length;
+    if (batch.length === 1000) await flush();
+  }
+  await flush();
+  const counts = { products_done: products, images_succeeded: images, images_failed: 0 };
+  if (!(await completeRequest(db, id, counts))) throw new Error(`request ${id} could not be completed`);
+  return images;
+}
+
+function occurrences(text: Buffer, needle: string): number {
+  let count = 0;
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) count += 1;
+  return count;
 }
 
 async function residentKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -22,7 +71,8 @@ async function residentKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number
 /**
  * Uploads a CSV of `rows` products to the real API program and measures the upload's time, the API process's
  * peak resident memory above its idle level (from /proc: VmHWM minus VmRSS before), and the time to download
- * the result once the request is closed.
+ * the result once every product has its output URLs and the request is completed. The CSV's image URLs are
+ * never fetched: no worker runs.
  */
 export async function measureIngestion(
   rows: number,
@@ -56,22 +106,36 @@ export async function measureIngestion(
     const peak = await residentKb(pid, 'VmHWM');
     const { request_id: id } = (await upload.json()) as { request_id: string };
 
-    // No worker runs: the request is closed directly so that the full result can be downloaded.
+    // No worker runs: every product gets the result a worker would have recorded and the request is closed,
+    // so that the download carries its output column in full.
+    const fillStarted = performance.now();
     const db = await connectDatabase(connections.mongoUrl, 'bench');
-    await db.requests.updateOne({ _id: id }, { $set: { status: 'completed', finished_at: new Date() } });
-    await db.close();
+    let images: number;
+    try {
+      images = await finishAsAWorkerWould(db, id, url);
+    } finally {
+      await db.close();
+    }
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
     const downloadStarted = performance.now();
     const download = await fetch(`${url}/api/download/${id}`);
-    const bytes = (await download.arrayBuffer()).byteLength;
+    if (download.status !== 200) throw new Error(`download answered ${download.status}`);
+    const body = Buffer.from(await download.arrayBuffer());
     const downloadSeconds = (performance.now() - downloadStarted) / 1000;
+    const outputUrls = occurrences(body, `${url}/images/`);
+    if (outputUrls !== images) {
+      throw new Error(`the result holds ${outputUrls} output URLs for ${images} images`);
+    }
 
     return {
       rows,
       csv_mb: round(Buffer.byteLength(csv) / 1e6),
       upload_seconds: round(uploadSeconds),
       api_rss_growth_mb: round((peak - idle) / 1024),
+      results_fill_seconds: round(fillSeconds),
+      output_urls: outputUrls,
       download_seconds: round(downloadSeconds),
-      download_mb: round(bytes / 1e6),
+      download_mb: round(body.length / 1e6),
     };
   } finally {
     await api.stop();

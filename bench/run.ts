@@ -1,33 +1,47 @@
 /**
  * `npm run bench`: the pipeline against its limit (sharp alone) and the seed's stack (Pillow), plus ingestion,
  * status load, repeats, scale-out and recovery, all measured in one run on servers it starts itself.
- * `BENCH_QUICK=1` runs a short version with the same keys. Prints a table, writes bench/results/<date>.json,
- * and ends with one JSON line.
+ * `BENCH_QUICK=1` runs a short version with the same keys. Prints a table, writes bench/results/<date>.json
+ * (<date>-quick.json for a short run) with every figure, the commit measured and the libraries' versions, and
+ * ends with one JSON line.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
+import sharp from 'sharp';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
 import { faster } from './harness.js';
 import { benchImageSet } from './image-set.js';
 import { measureIngestion } from './ingest.js';
 import { type LimitResult, measureSharpLimit } from './limit.js';
-import { ensurePillow, measurePillow, type PillowResult } from './peer-pillow.js';
+import { ensurePillow, MATCHED_SETTINGS, measurePillow, type PillowResult } from './peer-pillow.js';
 import { measureStatusLoad } from './status-load.js';
 import {
   measureRecovery,
-  measureThroughput,
   openThroughputRun,
   type PassResult,
   type ThroughputResult,
+  type ThroughputRun,
 } from './workers.js';
 
 const QUALITY = 50;
+const WORKER_COUNTS = [1, 2, 3] as const;
 const { quick } = readBenchSettings();
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const benchStarted = performance.now();
+const elapsed = () => Math.round((performance.now() - benchStarted) / 100) / 10;
+const log = (message: string) => process.stderr.write(`[bench ${elapsed()} s] ${message}\n`);
+/** Seconds spent in each part of the run, saved with the results (how long a full run takes, and where). */
+const phases: Record<string, number> = {};
+let phaseStarted = 0;
+const phase = (name: string) => {
+  const now = elapsed();
+  phases[name] = Math.round((now - phaseStarted) * 10) / 10;
+  phaseStarted = now;
+};
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
 const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
@@ -50,21 +64,33 @@ try {
   const images = await benchImageSet(quick ? 24 : 100, quick ? 6 : 20);
   const megapixels = images.reduce((sum, image) => sum + image.megapixels, 0) / images.length;
 
-  // The limit, the peer and the pipeline are measured in alternation, the best of each kept: a shared machine
-  // speeds up and slows down by a fifth over tens of seconds, and the ratios should compare like with like.
+  phase('setup');
+  // The limit, the peer and the pipeline with 1, 2 and 3 workers are measured in alternation, the best of each
+  // kept: a shared machine speeds up and slows down by a fifth over tens of seconds, and the ratios should
+  // compare like with like. The three pipelines stay open (their idle processes cost next to nothing) so that
+  // each round measures every one of them.
   const rounds = quick ? 3 : 5;
   const pillowVersion = await ensurePillow(log);
   if (!pillowVersion) log('Pillow could not be had (python3-pil): the peer comparison is skipped');
-  const single = await openThroughputRun(connections(), 1, images);
+  const pipelines: { workers: number; run: ThroughputRun; first?: PassResult; repeat?: PassResult }[] = [];
   let limit: LimitResult | undefined;
   let pillow: { defaults: PillowResult; matched: PillowResult } | undefined;
-  let first: PassResult | undefined;
-  let repeat: PassResult | undefined;
   const bestOf = <T extends { images_per_second: number }>(kept: T | undefined, next: T) =>
     faster(kept, next, (result) => result.images_per_second);
   try {
+    log(`starting the pipelines with ${WORKER_COUNTS.join(', ')} worker processes`);
+    const opened = await Promise.allSettled(
+      WORKER_COUNTS.map(async (workers) => ({
+        workers,
+        run: await openThroughputRun(connections(), workers, images),
+      })),
+    );
+    for (const result of opened) if (result.status === 'fulfilled') pipelines.push(result.value);
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    phase('pipelines_started');
     for (let round = 1; round <= rounds; round += 1) {
-      log(`round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with one worker`);
+      log(`round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with 1, 2 and 3 workers`);
       limit = bestOf(limit, await measureSharpLimit(images, QUALITY, 1));
       if (pillowVersion) {
         pillow = {
@@ -72,26 +98,31 @@ try {
           matched: bestOf(pillow?.matched, await measurePillow(images, QUALITY, 'matched', 1)),
         };
       }
-      first = bestOf(first, await single.firstPass());
+      for (const entry of pipelines) entry.first = bestOf(entry.first, await entry.run.firstPass());
     }
-    log('the same CSV again, three times');
-    for (let round = 1; round <= 3; round += 1) repeat = bestOf(repeat, await single.repeatPass());
+    phase('alternated_rounds');
+    log('the same CSV again, three times, alternated over 1, 2 and 3 workers');
+    for (let round = 1; round <= 3; round += 1) {
+      for (const entry of pipelines) {
+        entry.repeat = bestOf(entry.repeat, await entry.run.repeatPass());
+      }
+    }
+    phase('repeats');
   } finally {
-    await single.close();
+    await Promise.all(pipelines.map((entry) => entry.run.close()));
   }
-  if (!limit || !first || !repeat) throw new Error('a measurement is missing');
-  const pipeline: ThroughputResult = { workers: 1, ...first, repeat };
-  const scaleOut: ThroughputResult[] = [pipeline];
-  if (!quick) {
-    for (const workers of [2, 3]) {
-      log(`pipeline: ${workers} workers`);
-      scaleOut.push(await measureThroughput(connections(), workers, images));
-    }
-  }
+  const scaleOut: ThroughputResult[] = pipelines.map(({ workers, first, repeat }) => {
+    if (!first || !repeat) throw new Error(`a measurement of ${workers} workers is missing`);
+    return { workers, ...first, repeat };
+  });
+  const pipeline = scaleOut[0];
+  if (!limit || !pipeline) throw new Error('a measurement is missing');
   const recovery = quick ? undefined : await measureRecovery(connections(), images);
+  if (recovery) phase('recovery');
 
   log('status under load');
-  const status = await measureStatusLoad(connections(), quick ? 2 : 3);
+  const status = await measureStatusLoad(connections(), quick ? 2 : 3, log);
+  phase('status');
 
   log('ingestion');
   const ingest = await measureIngestion(
@@ -99,10 +130,12 @@ try {
     connections(),
     join(workDir, 'ingest-images'),
   );
+  phase('ingestion');
 
   log('fetch guard and formats');
   const fetching = await measureFetchOverhead(quick ? 200 : 1000);
   const formats = await measureFormatSavings(QUALITY);
+  phase('fetch_guard_and_formats');
 
   const summary = {
     quick,
@@ -118,7 +151,8 @@ try {
       ? ratio(pipeline.images_per_second, pillow.defaults.images_per_second)
       : null,
     repeat_vs_first: ratio(pipeline.repeat.images_per_second, pipeline.images_per_second),
-    status_vs_bare: ratio(status.status.requests_per_second, status.bare.requests_per_second),
+    status_vs_bare: ratio(status.finished.requests_per_second, status.bare.requests_per_second),
+    status_running_vs_bare: ratio(status.running.requests_per_second, status.bare.requests_per_second),
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
     ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
     ingest_rows: ingest.rows,
@@ -152,7 +186,7 @@ try {
             `${pillow.defaults.images_per_second} (avg ${Math.round(pillow.defaults.average_output_bytes / 1024)} KB out)`,
           ],
           [
-            'peer: Pillow matched (optimize=True, palette PNG) (images/s)',
+            `peer: Pillow matched (JPEG optimize, WebP method ${MATCHED_SETTINGS.webp_method}, octree palette PNG at zlib ${MATCHED_SETTINGS.png_compress_level}) (images/s)`,
             `${pillow.matched.images_per_second} (avg ${Math.round(pillow.matched.average_output_bytes / 1024)} KB out)`,
           ],
         ] as [string, string][])
@@ -169,7 +203,7 @@ try {
       .slice(1)
       .map((row): [string, string] => [
         `pipeline: ${row.workers} workers (images/s)`,
-        String(row.images_per_second),
+        `${row.images_per_second} (${row.seconds} s; again: ${row.repeat.images_per_second})`,
       ]),
     ...(recovery
       ? ([
@@ -177,8 +211,12 @@ try {
         ] as [string, string][])
       : []),
     [
-      'status: GET /api/status/{id} (req/s, p99 ms)',
-      `${status.status.requests_per_second}, ${status.status.p99_ms}`,
+      'status: finished request, from the API cache (req/s, p99 ms)',
+      `${status.finished.requests_per_second}, ${status.finished.p99_ms}`,
+    ],
+    [
+      'status: running request, live counts (req/s, p99 ms)',
+      `${status.running.requests_per_second}, ${status.running.p99_ms} (products done ${status.running.products_done_from} -> ${status.running.products_done_to})`,
     ],
     [
       'status: bare route /health/live (req/s, p99 ms)',
@@ -186,7 +224,10 @@ try {
     ],
     [`ingestion: ${ingest.rows} rows, ${ingest.csv_mb} MB (s)`, String(ingest.upload_seconds)],
     ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
-    [`ingestion: result download, ${ingest.download_mb} MB (s)`, String(ingest.download_seconds)],
+    [
+      `ingestion: result download, ${ingest.output_urls} output URLs, ${ingest.download_mb} MB (s)`,
+      String(ingest.download_seconds),
+    ],
     ['fetch guard and limits, keep-alive (µs/image)', String(fetching.overhead_us_per_image)],
     [
       'fetch guard and limits, new connection (µs/image)',
@@ -199,19 +240,61 @@ try {
     ['pipeline_vs_sharp (target >= 0.90)', String(summary.pipeline_vs_sharp)],
     ['pipeline_vs_pillow, matched (target >= 1.0)', String(summary.pipeline_vs_pillow)],
     ['repeat_vs_first (target >= 5)', String(summary.repeat_vs_first)],
-    ['status_vs_bare (target >= 0.5)', String(summary.status_vs_bare)],
+    ['status_vs_bare, finished request (target >= 0.5)', String(summary.status_vs_bare)],
+    ['status_running_vs_bare (target >= 0.5)', String(summary.status_running_vs_bare)],
   ];
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;
   for (const [name, value] of rows) process.stdout.write(`${name.padEnd(width)}${value}\n`);
 
-  await mkdir('bench/results', { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
-  await writeFile(
-    join('bench/results', `${stamp}${quick ? '-quick' : ''}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), summary, limit, pillow, pipeline, scaleOut, recovery, status, ingest, fetching, formats }, null, 2)}\n`,
-  );
+  const results = join(import.meta.dirname, 'results');
+  await mkdir(results, { recursive: true });
+  const date = new Date().toISOString();
+  const file = join(results, `${date.slice(0, 19).replaceAll(':', '-')}${quick ? '-quick' : ''}.json`);
+  const record = {
+    date,
+    duration_seconds: elapsed(),
+    phase_seconds: phases,
+    source: sourceVersion(),
+    settings: { quick, rounds, quality: QUALITY, workers: WORKER_COUNTS, pillow_matched: MATCHED_SETTINGS },
+    versions: { node: process.versions.node, sharp: sharp.versions },
+    machine: {
+      cores: availableParallelism(),
+      cpu: cpus()[0]?.model ?? 'unknown',
+      mongo: services.mongo.split(' (')[0],
+    },
+    table: Object.fromEntries(rows),
+    summary,
+    limit,
+    pillow,
+    scale_out: scaleOut,
+    recovery,
+    status,
+    ingest,
+    fetching,
+    formats,
+  };
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
+  log(`saved ${file} (${elapsed()} s in all)`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {
   await services.stop();
   await rm(workDir, { recursive: true, force: true });
+}
+
+/** The commit measured, and whether tracked files differed from it (null outside a git checkout). */
+function sourceVersion(): { commit: string; modified: boolean } | null {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: import.meta.dirname,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    return {
+      commit: git('rev-parse', 'HEAD').trim(),
+      modified: git('status', '--porcelain', '--untracked-files=no').trim() !== '',
+    };
+  } catch {
+    return null;
+  }
 }

@@ -1,6 +1,6 @@
 import { createRedisConnection, openQueues } from '@imgsvc/queue';
 import { pollUntil } from '../test/support/poll.js';
-import { type Connections, faster, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
+import { type Connections, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
 import type { BenchImage } from './image-set.js';
 
 const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
@@ -89,30 +89,6 @@ export async function openThroughputRun(
     },
     close: () => run.close(),
   };
-}
-
-const fastest = (kept: PassResult, next: PassResult) =>
-  faster(kept, next, (result) => result.images_per_second);
-
-/**
- * Images per second through the whole pipeline (upload to completed) with `workers` worker processes: the best
- * of three passes over an empty store, then the best of three with every image already stored.
- */
-export async function measureThroughput(
-  connections: Connections,
-  workers: number,
-  images: readonly BenchImage[],
-): Promise<ThroughputResult> {
-  const run = await openThroughputRun(connections, workers, images);
-  try {
-    let first = await run.firstPass();
-    for (let round = 1; round < 3; round += 1) first = fastest(first, await run.firstPass());
-    let repeat = await run.repeatPass();
-    for (let round = 1; round < 3; round += 1) repeat = fastest(repeat, await run.repeatPass());
-    return { workers, ...first, repeat };
-  } finally {
-    await run.close();
-  }
 }
 
 export interface RecoveryResult {

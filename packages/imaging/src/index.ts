@@ -5,6 +5,7 @@ export {
   type CompressionPolicy,
   compressImage,
   ENCODER_FINGERPRINT,
+  ENCODER_SETTINGS,
   encodeImage,
   FILE_EXTENSIONS,
   ImageError,
