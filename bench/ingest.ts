@@ -7,6 +7,7 @@ import {
   productId,
   productInputsFrom,
 } from '@imgsvc/db';
+import { outputImageUrl } from '@imgsvc/domain';
 import { freePort } from '@imgsvc/local-services';
 import { contentKey } from '@imgsvc/storage';
 import { catalogueCsv } from '../test/support/catalogue.js';
@@ -43,7 +44,7 @@ async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): P
       _id: productId(id, product.row),
       request_id: id,
       row: product.row,
-      output_urls: product.input_urls.map((url) => `${apiUrl}/images/${contentKey([url], 'jpg')}`),
+      output_urls: product.input_urls.map((url) => outputImageUrl(apiUrl, contentKey([url], 'jpg'))),
       errors: [],
       recorded_at: now,
     });
@@ -52,7 +53,12 @@ async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): P
     if (batch.length === 1000) await flush();
   }
   await flush();
-  const counts = { products_done: products, images_succeeded: images, images_failed: 0 };
+  const counts = {
+    products_done: products,
+    images_succeeded: images,
+    images_failed: 0,
+    failures_by_code: {},
+  };
   if (!(await completeRequest(db, id, counts))) throw new Error(`request ${id} could not be completed`);
   return images;
 }

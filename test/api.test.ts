@@ -172,5 +172,4 @@ describe('the API when it cannot serve', () => {
       await api.close();
     }
   });
-
 });

@@ -1,4 +1,5 @@
-import { type Database, findRequest, isFinished, type RequestDocument } from '@imgsvc/db';
+import { type Database, findRequest, type RequestDocument } from '@imgsvc/db';
+import { isFinished } from '@imgsvc/domain';
 
 export interface RequestCacheOptions {
   /** How long a finished request's document is reused: it only changes as its webhook is delivered. */
@@ -27,7 +28,7 @@ export class RequestCache {
     const document = await findRequest(this.db, id);
     this.entries.delete(id);
     if (document) {
-      const ttl = isFinished(document) ? this.options.finishedTtlMs : this.options.runningTtlMs;
+      const ttl = isFinished(document.status) ? this.options.finishedTtlMs : this.options.runningTtlMs;
       this.entries.set(id, { document, expires: now + ttl });
       // A Map keeps insertion order: the first entries are the oldest.
       while (this.entries.size > this.options.maxEntries) {

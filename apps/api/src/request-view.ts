@@ -1,5 +1,5 @@
-import { completionPercentage, countsView, type ProgressCounts, type RequestDocument } from '@imgsvc/db';
-import type { LiveProgress } from '@imgsvc/queue';
+import type { RequestDocument } from '@imgsvc/db';
+import { completionPercentage, countsView, type RequestCounts, requestLinks } from '@imgsvc/domain';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -7,13 +7,12 @@ export function isRequestId(value: string): boolean {
   return UUID_V4.test(value);
 }
 
-export function requestLinks(baseUrl: string, id: string) {
-  return { status_url: `${baseUrl}/api/status/${id}`, download_url: `${baseUrl}/api/download/${id}` };
-}
-
 /** The status a client polls: progress, counts and webhook delivery, in snake_case. */
-export function statusView(request: RequestDocument, baseUrl: string, live?: LiveProgress) {
-  const progress: ProgressCounts | undefined = live;
+export function statusView(
+  request: RequestDocument,
+  baseUrl: string,
+  live?: RequestCounts & { readonly updated_at: Date | undefined },
+) {
   const updatedAt =
     live?.updated_at && live.updated_at > request.updated_at && !request.finished_at
       ? live.updated_at
@@ -21,11 +20,11 @@ export function statusView(request: RequestDocument, baseUrl: string, live?: Liv
   return {
     request_id: request._id,
     status: request.status,
-    completion_percentage: completionPercentage(request, progress),
+    completion_percentage: completionPercentage(request, live),
     created_at: request.created_at.toISOString(),
     updated_at: updatedAt.toISOString(),
     ...(request.finished_at ? { finished_at: request.finished_at.toISOString() } : {}),
-    counts: countsView(request, progress),
+    counts: countsView(request, live),
     ...(request.webhook
       ? {
           webhook: {

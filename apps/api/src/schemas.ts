@@ -1,3 +1,4 @@
+import type { CountsView, RequestStatus } from '@imgsvc/domain';
 import { z } from 'zod';
 
 /**
@@ -46,7 +47,7 @@ export const counts = z
         'failed images by code (http_404, fetch_timeout, not_an_image, …); codes with none are left out',
       ),
   })
-  .meta({ id: 'Counts' });
+  .meta({ id: 'Counts' }) satisfies z.ZodType<CountsView>;
 
 export const webhookDelivery = z
   .object({
@@ -61,7 +62,7 @@ export const webhookDelivery = z
 export const requestStatus = z
   .object({
     request_id: z.uuid(),
-    status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
+    status: z.enum(['pending', 'in_progress', 'completed', 'failed'] satisfies RequestStatus[]),
     completion_percentage: z.number().min(0).max(100),
     created_at: z.string(),
     updated_at: z.string(),

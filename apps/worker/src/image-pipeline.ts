@@ -1,3 +1,4 @@
+import { outputImageUrl } from '@imgsvc/domain';
 import { FetchError, type FetchedImage } from '@imgsvc/fetching';
 import {
   type CompressionPolicy,
@@ -78,7 +79,7 @@ export async function processImage(
   const timer = metrics.imageSeconds.startTimer();
   const stored = (key: string): ImageOutcome => ({
     ok: true,
-    outputUrl: `${config.publicBaseUrl}/images/${key}`,
+    outputUrl: outputImageUrl(config.publicBaseUrl, key),
   });
   try {
     let fetched: FetchedImage | undefined;

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ImageFailure } from '@imgsvc/db';
+import type { ImageFailure } from '@imgsvc/domain';
 import type { Redis } from 'ioredis';
 
 export type ImageOutcome =

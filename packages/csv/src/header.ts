@@ -1,11 +1,6 @@
-/** The three columns every product CSV has, by role. */
-export type ColumnRole = 'serial_number' | 'product_name' | 'input_image_urls';
+import type { ColumnRole, InputColumn } from '@imgsvc/domain';
 
-export interface InputColumn {
-  /** The header cell as the client wrote it, echoed in the result CSV. */
-  readonly name: string;
-  readonly role: ColumnRole;
-}
+export type { ColumnRole, InputColumn };
 
 export const EXPECTED_HEADER = 'S. No.,Product Name,Input Image Urls';
 

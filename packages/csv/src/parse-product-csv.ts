@@ -1,17 +1,13 @@
 import type { Writable } from 'node:stream';
+import type { ProductInput } from '@imgsvc/domain';
 import { CsvError as CsvSyntaxError, parse } from 'csv-parse';
 import { type ColumnRole, type InputColumn, readHeader } from './header.js';
 import { InputInspector } from './input-checks.js';
 import { productRowSchema } from './row-schema.js';
 
-export interface ProductRow {
-  /** 1-based position among the data rows; the result CSV keeps this order. */
-  readonly row: number;
+export interface ProductRow extends ProductInput {
   /** Line of the input file where the record starts, for error messages. */
   readonly line: number;
-  readonly serialNumber: number;
-  readonly productName: string;
-  readonly inputUrls: readonly string[];
 }
 
 export interface ParsedProductCsv {

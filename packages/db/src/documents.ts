@@ -1,25 +1,18 @@
-import type { InputColumn } from '@imgsvc/csv';
+import type {
+  FailuresByCode,
+  ImageFailure,
+  InputColumn,
+  RequestCounts,
+  RequestStatus,
+  RequestTotals,
+} from '@imgsvc/domain';
 
-export type RequestStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
 export type WebhookState = 'pending' | 'delivered' | 'failed';
 
-export interface ImageFailure {
-  readonly url: string;
-  /** Stable code: http_404, fetch_timeout, not_an_image, blocked_address, ... */
-  readonly code: string;
-  readonly message: string;
-}
-
-/** How many images failed with each code (`http_404`, `fetch_timeout`, …); codes with none are left out. */
-export type FailuresByCode = Readonly<Record<string, number>>;
-
-export interface RequestCounts {
-  readonly products_done: number;
-  readonly images_succeeded: number;
-  readonly images_failed: number;
-  /** Absent from requests finished before failures were counted by code. */
+/** The counts as stored: requests finished before failures were counted by code lack them. */
+export type StoredCounts = Omit<RequestCounts, 'failures_by_code'> & {
   readonly failures_by_code?: FailuresByCode;
-}
+};
 
 export interface WebhookDelivery {
   readonly url: string;
@@ -41,8 +34,8 @@ export interface RequestDocument {
   readonly started_at: Date | null;
   readonly finished_at: Date | null;
   readonly columns: readonly InputColumn[];
-  readonly totals: { readonly products: number; readonly images: number };
-  readonly counts: RequestCounts;
+  readonly totals: RequestTotals;
+  readonly counts: StoredCounts;
   /** Stored once the request finishes; live progress is computed from counts. */
   readonly completion_percentage: number;
   readonly webhook: WebhookDelivery | null;

@@ -8,13 +8,11 @@ export {
 } from './database.js';
 export {
   type IdempotencyDocument,
-  type ImageFailure,
   type ProductDocument,
   type ProductResultDocument,
   productId,
-  type RequestCounts,
   type RequestDocument,
-  type RequestStatus,
+  type StoredCounts,
   type WebhookDelivery,
   type WebhookState,
 } from './documents.js';
@@ -37,15 +35,11 @@ export {
 } from './products.js';
 export {
   completeRequest,
-  completionPercentage,
-  countsView,
   deleteRequest,
   failRequest,
   findRequest,
   insertRequestWithProducts,
-  isFinished,
   markRequestInProgress,
   type NewRequest,
-  type ProgressCounts,
   updateWebhookDelivery,
 } from './requests.js';

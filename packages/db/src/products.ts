@@ -1,12 +1,7 @@
+import { addCounts, type ImageFailure, productGaveUp, type RequestCounts, ZERO_COUNTS } from '@imgsvc/domain';
 import { MongoServerError } from 'mongodb';
 import type { Database } from './database.js';
-import {
-  type ImageFailure,
-  type ProductDocument,
-  type ProductResultDocument,
-  productId,
-  type RequestCounts,
-} from './documents.js';
+import { type ProductDocument, type ProductResultDocument, productId } from './documents.js';
 
 const DUPLICATE_KEY = 11000;
 
@@ -123,14 +118,14 @@ export async function tallyProducts(
   now = new Date(),
 ): Promise<RequestCounts> {
   const recorded = new Set<number>();
-  let succeeded = 0;
-  let failed = 0;
-  const failuresByCode: Record<string, number> = {};
+  let counts = ZERO_COUNTS;
   const count = (result: Pick<ProductResultDocument, 'output_urls' | 'errors'>) => {
-    const ok = result.output_urls.filter((url) => url !== null).length;
-    succeeded += ok;
-    failed += result.output_urls.length - ok;
-    for (const { code } of result.errors) failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
+    const succeeded = result.output_urls.filter((url) => url !== null).length;
+    counts = addCounts(counts, {
+      products: 0,
+      succeeded,
+      failureCodes: result.errors.map((failure) => failure.code),
+    });
   };
   for await (const result of db.results.find(
     { request_id: requestId },
@@ -145,11 +140,7 @@ export async function tallyProducts(
     if (!product) continue;
     const closing = {
       outputUrls: product.input_urls.map(() => null),
-      errors: product.input_urls.map((url) => ({
-        url,
-        code: 'processing_failed',
-        message: 'the product could not be processed after several attempts',
-      })),
+      errors: product.input_urls.map(productGaveUp),
     };
     if (await recordProductResult(db, requestId, row, closing, now)) {
       count({ output_urls: closing.outputUrls, errors: closing.errors });
@@ -160,10 +151,5 @@ export async function tallyProducts(
     }
     recorded.add(row);
   }
-  return {
-    products_done: recorded.size,
-    images_succeeded: succeeded,
-    images_failed: failed,
-    failures_by_code: failuresByCode,
-  };
+  return { ...counts, products_done: recorded.size };
 }

@@ -1,31 +1,23 @@
-import type { InputColumn, ProductRow } from '@imgsvc/csv';
-import type { Database } from './database.js';
 import {
-  type FailuresByCode,
-  type ProductDocument,
-  productId,
+  type InputColumn,
+  type ProductInput,
   type RequestCounts,
-  type RequestDocument,
-  type WebhookDelivery,
-} from './documents.js';
+  UNFINISHED_STATUSES,
+  ZERO_COUNTS,
+} from '@imgsvc/domain';
+import type { Database } from './database.js';
+import { type ProductDocument, productId, type RequestDocument, type WebhookDelivery } from './documents.js';
 
 export interface NewRequest {
   readonly id: string;
   readonly owner: string | null;
   readonly columns: readonly InputColumn[];
-  readonly products: readonly ProductRow[];
+  readonly products: readonly ProductInput[];
   readonly imageCount: number;
   readonly webhookUrl: string | null;
 }
 
 const INSERT_BATCH = 1000;
-
-const ZERO_COUNTS: RequestCounts = {
-  products_done: 0,
-  images_succeeded: 0,
-  images_failed: 0,
-  failures_by_code: {},
-};
 
 /**
  * Stores the products in batches, then the request. The request document is written last, so a request that
@@ -90,10 +82,6 @@ export function findRequest(db: Database, id: string): Promise<RequestDocument |
   return db.requests.findOne({ _id: id });
 }
 
-export function isFinished(request: Pick<RequestDocument, 'status'>): boolean {
-  return request.status === 'completed' || request.status === 'failed';
-}
-
 /** pending → in_progress; a no-op for a request already started or finished. */
 export async function markRequestInProgress(db: Database, id: string, now = new Date()): Promise<void> {
   await db.requests.updateOne(
@@ -109,7 +97,7 @@ export async function completeRequest(
   now = new Date(),
 ): Promise<boolean> {
   const result = await db.requests.updateOne(
-    { _id: id, status: { $in: ['pending', 'in_progress'] } },
+    { _id: id, status: { $in: [...UNFINISHED_STATUSES] } },
     {
       $set: { status: 'completed', counts, completion_percentage: 100, finished_at: now, updated_at: now },
     },
@@ -124,7 +112,7 @@ export async function failRequest(
   now = new Date(),
 ): Promise<boolean> {
   const result = await db.requests.updateOne(
-    { _id: id, status: { $in: ['pending', 'in_progress'] } },
+    { _id: id, status: { $in: [...UNFINISHED_STATUSES] } },
     {
       $set: {
         status: 'failed',
@@ -136,38 +124,6 @@ export async function failRequest(
     },
   );
   return result.modifiedCount === 1;
-}
-
-/** Counts while a request runs; they live outside the request document (see the queue package's progress). */
-export interface ProgressCounts {
-  readonly products_done: number;
-  readonly images_succeeded: number;
-  readonly images_failed: number;
-  readonly failures_by_code: FailuresByCode;
-}
-
-/**
- * The counts a client sees: totals beside what is done. A finished request shows its exact, recomputed counts;
- * a running one shows the live counts given.
- */
-export function countsView(request: RequestDocument, live?: ProgressCounts) {
-  const done = isFinished(request) || !live ? request.counts : live;
-  return {
-    products: request.totals.products,
-    products_done: Math.min(done.products_done, request.totals.products),
-    images: request.totals.images,
-    images_succeeded: done.images_succeeded,
-    images_failed: done.images_failed,
-    failures_by_code: done.failures_by_code ?? {},
-  };
-}
-
-/** The percentage a client sees: whole products done, below 100 until the request is finished. */
-export function completionPercentage(request: RequestDocument, live?: ProgressCounts): number {
-  if (isFinished(request)) return 100;
-  if (request.totals.products === 0 || !live) return 0;
-  const share = (live.products_done / request.totals.products) * 100;
-  return Math.min(99, Math.floor(share * 10) / 10);
 }
 
 export async function updateWebhookDelivery(

@@ -1,11 +1,7 @@
+import type { RequestCounts } from '@imgsvc/domain';
 import type { Redis } from 'ioredis';
 
-export interface LiveProgress {
-  readonly products_done: number;
-  readonly images_succeeded: number;
-  readonly images_failed: number;
-  /** Failed images by code. */
-  readonly failures_by_code: Readonly<Record<string, number>>;
+export interface LiveProgress extends RequestCounts {
   /** When the last product was counted; undefined before the first. */
   readonly updated_at: Date | undefined;
 }

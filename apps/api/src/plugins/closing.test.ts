@@ -33,7 +33,11 @@ describe('an API that is shutting down', () => {
       expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(answer.headers.get('connection')).toBe('close');
       expect(answer.headers.get('retry-after')).toBe('1');
-      expect(await answer.json()).toMatchObject({ code: 'shutting_down', status: 503, title: 'Shutting down' });
+      expect(await answer.json()).toMatchObject({
+        code: 'shutting_down',
+        status: 503,
+        title: 'Shutting down',
+      });
     } finally {
       finishClosing();
       await closed;

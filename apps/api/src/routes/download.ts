@@ -1,5 +1,6 @@
 import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
-import { completionPercentage, isFinished, type ProductWithResult, productsInOrder } from '@imgsvc/db';
+import { type ProductWithResult, productsInOrder } from '@imgsvc/db';
+import { completionPercentage, isFinished } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -43,7 +44,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId);
-      if (!isFinished(found)) {
+      if (!isFinished(found.status)) {
         const live = await liveProgress(context, found._id).catch(() => undefined);
         const percentage = completionPercentage(found, live);
         throw new HttpProblem(

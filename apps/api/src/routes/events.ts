@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { findRequest, isFinished } from '@imgsvc/db';
+import { findRequest } from '@imgsvc/db';
+import { isFinished } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -68,13 +69,13 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
       let lastWrite = Date.now();
       try {
         for (let current = found; !ended; ) {
-          const live = isFinished(current)
+          const live = isFinished(current.status)
             ? undefined
             : await liveProgress(context, current._id).catch(() => undefined);
           const view = statusView(current, context.config.publicBaseUrl, live);
           const text = JSON.stringify(view);
           if (text !== last) {
-            const event = isFinished(current) ? current.status : 'progress';
+            const event = isFinished(current.status) ? current.status : 'progress';
             stream.write(`event: ${event}\nid: ${++sequence}\ndata: ${text}\n\n`);
             last = text;
             lastWrite = Date.now();
@@ -82,7 +83,7 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
             stream.write(': still running\n\n');
             lastWrite = Date.now();
           }
-          if (isFinished(current)) break;
+          if (isFinished(current.status)) break;
           await delay(POLL_MS);
           current = (await findRequest(context.db, current._id)) ?? current;
         }

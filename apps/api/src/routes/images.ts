@@ -1,3 +1,4 @@
+import { IMAGE_ROUTE_PREFIX } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,7 +9,7 @@ import { problems } from '../schemas.js';
 /** Stored outputs: named by content, so they never change and may be cached for a year. */
 export async function imageRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
-    '/images/:key',
+    `${IMAGE_ROUTE_PREFIX}:key`,
     {
       config: { access: 'public' },
       schema: {

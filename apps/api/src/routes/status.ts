@@ -1,4 +1,4 @@
-import { isFinished } from '@imgsvc/db';
+import { isFinished } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
@@ -22,7 +22,7 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
     },
     async (request, reply) => {
       const found = await findOwnedRequest(context, request, request.params.requestId, 'cache');
-      const live = isFinished(found) ? undefined : await liveProgress(context, found._id);
+      const live = isFinished(found.status) ? undefined : await liveProgress(context, found._id);
       return reply
         .header('cache-control', 'no-store')
         .send(statusView(found, context.config.publicBaseUrl, live));

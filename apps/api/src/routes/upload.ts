@@ -8,6 +8,7 @@ import {
   insertRequestWithProducts,
   releaseIdempotencyClaim,
 } from '@imgsvc/db';
+import { requestLinks } from '@imgsvc/domain';
 import { createAddressPolicy } from '@imgsvc/fetching';
 import { enqueueProcessImages } from '@imgsvc/queue';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -15,7 +16,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { idempotencyScope } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
-import { requestLinks } from '../request-view.js';
 import { problems, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
 

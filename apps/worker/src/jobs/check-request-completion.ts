@@ -1,4 +1,5 @@
-import { completeRequest, findRequest, isFinished, tallyProducts } from '@imgsvc/db';
+import { completeRequest, findRequest, tallyProducts } from '@imgsvc/db';
+import { isFinished } from '@imgsvc/domain';
 import { completionJobData, enqueueWebhook, parseJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
@@ -12,7 +13,7 @@ export async function checkRequestCompletion(job: Job, context: WorkerContext): 
   const log = context.log.child({ request_id: requestId, job_id: job.id });
   const request = await findRequest(context.db, requestId);
   if (!request) return 'request not found';
-  if (!isFinished(request)) {
+  if (!isFinished(request.status)) {
     const counts = await tallyProducts(context.db, requestId, request.totals.products);
     if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
   }

@@ -1,4 +1,5 @@
-import { findRequest, isFinished, markRequestInProgress, productInputsFrom } from '@imgsvc/db';
+import { findRequest, markRequestInProgress, productInputsFrom } from '@imgsvc/db';
+import { isFinished } from '@imgsvc/domain';
 import {
   enqueueCompletionCheck,
   JOB_NAMES,
@@ -29,7 +30,7 @@ export async function processImages(
   const log = context.log.child({ request_id: requestId, job_id: job.id });
   const request = await findRequest(context.db, requestId);
   if (!request) return 'request not found';
-  if (isFinished(request)) return `already ${request.status}`;
+  if (isFinished(request.status)) return `already ${request.status}`;
   await markRequestInProgress(context.db, requestId);
 
   const total = request.totals.products;

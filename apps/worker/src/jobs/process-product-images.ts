@@ -1,4 +1,5 @@
-import { findProductResult, type ImageFailure, recordProductResult } from '@imgsvc/db';
+import { findProductResult, recordProductResult } from '@imgsvc/db';
+import type { ImageFailure } from '@imgsvc/domain';
 import { parseJobData, productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';

@@ -1,4 +1,5 @@
-import { countsView, findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
+import { findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
+import { countsView, requestLinks } from '@imgsvc/domain';
 import { parseJobData, type WebhookEvent, webhookJobData } from '@imgsvc/queue';
 import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -22,8 +23,7 @@ export function webhookPayload(request: RequestDocument, event: WebhookEvent, pu
       created_at: request.created_at.toISOString(),
       finished_at: request.finished_at?.toISOString() ?? null,
       error_message: request.error_message,
-      status_url: `${publicBaseUrl}/api/status/${request._id}`,
-      download_url: `${publicBaseUrl}/api/download/${request._id}`,
+      ...requestLinks(publicBaseUrl, request._id),
     },
   });
 }

@@ -1,0 +1,21 @@
+export {
+  addCounts,
+  type CountsView,
+  completionPercentage,
+  countsView,
+  type FailuresByCode,
+  productCounts,
+  type RequestCounts,
+  type RequestTotals,
+  ZERO_COUNTS,
+} from './counts.js';
+export {
+  httpFailureCode,
+  IMAGE_FAILURE_REASONS,
+  type ImageFailure,
+  type ImageFailureCode,
+  productGaveUp,
+} from './image-failures.js';
+export { IMAGE_ROUTE_PREFIX, outputImageUrl, requestLinks } from './links.js';
+export type { ColumnRole, InputColumn, ProductInput } from './products.js';
+export { isFinished, type RequestStatus, UNFINISHED_STATUSES } from './request-status.js';

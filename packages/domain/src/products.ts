@@ -1,0 +1,17 @@
+/** The three columns every product CSV has, by role. */
+export type ColumnRole = 'serial_number' | 'product_name' | 'input_image_urls';
+
+/** A column of the uploaded header: as the client wrote it (echoed in the result), and what it holds. */
+export interface InputColumn {
+  readonly name: string;
+  readonly role: ColumnRole;
+}
+
+/** One product as uploaded. */
+export interface ProductInput {
+  /** 1-based position among the data rows; the result keeps this order. */
+  readonly row: number;
+  readonly serialNumber: number;
+  readonly productName: string;
+  readonly inputUrls: readonly string[];
+}
