@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import {
-  completeRequest,
   connectDatabase,
   type Database,
+  markRequestCompleted,
   type ProductResultDocument,
   productId,
   productInputsFrom,
@@ -59,7 +59,7 @@ async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): P
     images_failed: 0,
     failures_by_code: {},
   };
-  if (!(await completeRequest(db, id, counts))) throw new Error(`request ${id} could not be completed`);
+  if (!(await markRequestCompleted(db, id, counts))) throw new Error(`request ${id} could not be completed`);
   return images;
 }
 

@@ -8,7 +8,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
  * The request's Idempotency-Key scoped to its caller (hashed: keys are never stored), or undefined when
  * none was sent. A malformed key is refused before the body is read.
  */
-export function idempotencyScope(request: FastifyRequest): string | undefined {
+export function idempotencyScopeOf(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? undefined : header.trim().replace(/^"(.*)"$/, '$1');

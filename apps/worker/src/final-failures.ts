@@ -1,8 +1,10 @@
-import { failRequest, updateWebhookDelivery } from '@imgsvc/db';
-import { enqueueWebhook, JOB_NAMES } from '@imgsvc/queue';
+import { updateWebhookDelivery } from '@imgsvc/db';
+import { JOB_NAMES } from '@imgsvc/queue';
+import { failRequest } from '@imgsvc/requests';
 import { WebhookDeliveryError } from '@imgsvc/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.js';
+import { requestFinishing } from './request-finishing.js';
 
 /** True when BullMQ will not try this job again: out of attempts, or failed as unrecoverable. */
 export function isFinalFailure(job: Job): boolean {
@@ -34,13 +36,8 @@ export async function handleFinalFailure(job: Job, error: Error, context: Worker
     case JOB_NAMES.processImages:
     case JOB_NAMES.checkRequestCompletion: {
       const message = `${job.name} failed after ${job.attemptsMade} attempts: ${tenantVisibleReason(error)}`;
-      if (await failRequest(context.db, requestId, message)) {
+      if (await failRequest(requestFinishing(context), requestId, message)) {
         log.error({ err: error }, 'request failed');
-        await enqueueWebhook(
-          context.queues,
-          { requestId, event: 'request.failed' },
-          { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
-        );
       }
       break;
     }

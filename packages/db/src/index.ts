@@ -34,11 +34,11 @@ export {
   tallyProducts,
 } from './products.js';
 export {
-  completeRequest,
   deleteRequest,
-  failRequest,
   findRequest,
   insertRequestWithProducts,
+  markRequestCompleted,
+  markRequestFailed,
   markRequestInProgress,
   type NewRequest,
   updateWebhookDelivery,

@@ -90,7 +90,7 @@ export async function markRequestInProgress(db: Database, id: string, now = new 
   );
 }
 
-export async function completeRequest(
+export async function markRequestCompleted(
   db: Database,
   id: string,
   counts: RequestCounts,
@@ -105,7 +105,7 @@ export async function completeRequest(
   return result.modifiedCount === 1;
 }
 
-export async function failRequest(
+export async function markRequestFailed(
   db: Database,
   id: string,
   message: string,

@@ -1,56 +1,43 @@
-import { randomUUID } from 'node:crypto';
-import {
-  claimIdempotencyKey,
-  deleteRequest,
-  findIdempotencyClaim,
-  findRequest,
-  type IdempotencyDocument,
-  insertRequestWithProducts,
-  releaseIdempotencyClaim,
-} from '@imgsvc/db';
 import { requestLinks } from '@imgsvc/domain';
 import { createAddressPolicy } from '@imgsvc/fetching';
-import { enqueueProcessImages } from '@imgsvc/queue';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type AcceptedUpload, acceptUpload, UploadRefused } from '@imgsvc/requests';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
-import { idempotencyScope } from '../idempotency.js';
+import { idempotencyScopeOf } from '../idempotency.js';
 import { HttpProblem } from '../problem.js';
 import { problems, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
 
-/** The answer an earlier upload with the same Idempotency-Key got, or why this one cannot have it. */
-async function replay(
-  context: ApiContext,
-  reply: FastifyReply,
-  claim: IdempotencyDocument,
-  fingerprint: string,
-): Promise<FastifyReply> {
-  if (claim.fingerprint !== fingerprint) {
-    throw new HttpProblem(
-      422,
-      'idempotency_key_reused',
-      'Idempotency-Key reused',
-      'this Idempotency-Key was used with another file or webhook_url; use a new key for a new upload',
-    );
+/** What a refused upload answers; nothing of it was stored. */
+function refusalProblem(refusal: UploadRefused): HttpProblem {
+  switch (refusal.code) {
+    case 'idempotency_key_reused':
+      return new HttpProblem(
+        422,
+        'idempotency_key_reused',
+        'Idempotency-Key reused',
+        'this Idempotency-Key was used with another file or webhook_url; use a new key for a new upload',
+      );
+    case 'idempotency_key_in_use':
+      return new HttpProblem(
+        409,
+        'idempotency_key_in_use',
+        'Idempotency-Key in use',
+        'the first upload with this key is still being stored; retry in a moment',
+        {},
+        { 'retry-after': '1' },
+      );
+    case 'queue_unavailable':
+      return new HttpProblem(
+        503,
+        'queue_unavailable',
+        'Service unavailable',
+        'the job queue is unreachable; try again shortly',
+        {},
+        { 'retry-after': '5' },
+      );
   }
-  const original = await findRequest(context.db, claim.request_id);
-  if (!original) {
-    throw new HttpProblem(
-      409,
-      'idempotency_key_in_use',
-      'Idempotency-Key in use',
-      'the first upload with this key is still being stored; retry in a moment',
-      {},
-      { 'retry-after': '1' },
-    );
-  }
-  const links = requestLinks(context.config.publicBaseUrl, original._id);
-  return reply
-    .code(202)
-    .header('location', links.status_url)
-    .header('idempotent-replayed', 'true')
-    .send({ request_id: original._id, status: original.status, ...links });
 }
 
 export async function uploadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
@@ -70,59 +57,38 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       },
     },
     async (request, reply) => {
-      const scope = idempotencyScope(request);
+      const idempotencyScope = idempotencyScopeOf(request);
       const form = await readUploadForm(request, context, addressPolicy);
-      if (scope) {
-        const earlier = await findIdempotencyClaim(context.db, scope);
-        if (earlier) return replay(context, reply, earlier, form.fingerprint);
-      }
-
-      const id = randomUUID();
-      await insertRequestWithProducts(context.db, {
-        id,
-        owner: request.owner,
-        columns: form.csv.columns,
-        products: form.csv.products,
-        imageCount: form.csv.imageCount,
-        webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
-      });
-      if (scope) {
-        const claim = await claimIdempotencyKey(context.db, {
-          scope,
-          requestId: id,
-          fingerprint: form.fingerprint,
-        });
-        if (claim !== 'claimed') {
-          // Another upload with this key won the race: ours is withdrawn and the winner's answer given.
-          await deleteRequest(context.db, id);
-          return replay(context, reply, claim, form.fingerprint);
-        }
-      }
+      let accepted: AcceptedUpload;
       try {
-        await enqueueProcessImages(context.queues, id);
+        accepted = await acceptUpload(context, {
+          owner: request.owner,
+          idempotencyScope,
+          fingerprint: form.fingerprint,
+          columns: form.csv.columns,
+          products: form.csv.products,
+          imageCount: form.csv.imageCount,
+          webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
+        });
       } catch (error) {
-        // Without its job the request would wait forever: take it back and say so.
-        await deleteRequest(context.db, id).catch(() => {});
-        if (scope) await releaseIdempotencyClaim(context.db, scope, id).catch(() => {});
-        request.log.error({ err: error, request_id: id }, 'could not queue the request');
-        throw new HttpProblem(
-          503,
-          'queue_unavailable',
-          'Service unavailable',
-          'the job queue is unreachable; try again shortly',
-          {},
-          { 'retry-after': '5' },
+        if (!(error instanceof UploadRefused)) throw error;
+        if (error.code === 'queue_unavailable') {
+          request.log.error({ err: error.cause }, 'could not queue the request');
+        }
+        throw refusalProblem(error);
+      }
+      if (!accepted.replayed) {
+        request.log.info(
+          { request_id: accepted.requestId, products: form.csv.products.length, images: form.csv.imageCount },
+          'request accepted',
         );
       }
-      request.log.info(
-        { request_id: id, products: form.csv.products.length, images: form.csv.imageCount },
-        'request accepted',
-      );
-      const links = requestLinks(context.config.publicBaseUrl, id);
+      const links = requestLinks(context.config.publicBaseUrl, accepted.requestId);
+      if (accepted.replayed) reply.header('idempotent-replayed', 'true');
       return reply
         .code(202)
         .header('location', links.status_url)
-        .send({ request_id: id, status: 'pending', ...links });
+        .send({ request_id: accepted.requestId, status: accepted.status, ...links });
     },
   );
 }

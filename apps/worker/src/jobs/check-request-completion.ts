@@ -1,31 +1,22 @@
-import { completeRequest, findRequest, tallyProducts } from '@imgsvc/db';
-import { isFinished } from '@imgsvc/domain';
-import { completionJobData, enqueueWebhook, parseJobData } from '@imgsvc/queue';
+import { completionJobData, parseJobData } from '@imgsvc/queue';
+import { finishRequest } from '@imgsvc/requests';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
+import { requestFinishing } from '../request-finishing.js';
 
 /**
- * check-request-completion: the single writer that finishes a request. Recomputes exact counts from the
- * product documents, marks the request completed, and queues its webhook.
+ * check-request-completion: the single writer that finishes a request, once every product job has ended
+ * (see finishRequest: exact recount, completed, job state dropped, webhook queued).
  */
 export async function checkRequestCompletion(job: Job, context: WorkerContext): Promise<string> {
   const { requestId } = parseJobData(completionJobData, job.data, job.name);
-  const log = context.log.child({ request_id: requestId, job_id: job.id });
-  const request = await findRequest(context.db, requestId);
-  if (!request) return 'request not found';
-  if (!isFinished(request.status)) {
-    const counts = await tallyProducts(context.db, requestId, request.totals.products);
-    if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
-  }
-  await context.imageOutcomes.forget(requestId);
-  await context.progress.forget(requestId);
-  const finished = await findRequest(context.db, requestId);
-  if (finished?.webhook && finished.status === 'completed') {
-    await enqueueWebhook(
-      context.queues,
-      { requestId, event: 'request.completed' },
-      { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
+  const finished = await finishRequest(requestFinishing(context), requestId);
+  if (finished.status === 'unknown') return 'request not found';
+  if (finished.completedWith) {
+    context.log.info(
+      { request_id: requestId, job_id: job.id, counts: finished.completedWith },
+      'request completed',
     );
   }
-  return finished?.status ?? 'unknown';
+  return finished.status;
 }

@@ -1,0 +1,62 @@
+import {
+  type Database,
+  findRequest,
+  markRequestCompleted,
+  markRequestFailed,
+  tallyProducts,
+} from '@imgsvc/db';
+import { isFinished, type RequestCounts, type RequestStatus } from '@imgsvc/domain';
+import { enqueueWebhook, type Queues } from '@imgsvc/queue';
+
+/** What finishing a request needs: its stores, how its webhook is retried, and how to drop its job state. */
+export interface RequestFinishing {
+  readonly db: Database;
+  readonly queues: Queues;
+  readonly webhook: { readonly maxAttempts: number; readonly backoffMs: number };
+  /** Drops what Redis kept while the request ran (live progress, per-URL outcomes): MongoDB now has it all. */
+  readonly forgetJobState: (requestId: string) => Promise<void>;
+}
+
+export interface FinishedRequest {
+  readonly status: RequestStatus | 'unknown';
+  /** The exact counts, when this call is the one that completed the request. */
+  readonly completedWith?: RequestCounts;
+}
+
+/**
+ * Completes a request once every product has its result: recounts exactly from the results (closing the
+ * products whose jobs gave up), marks it completed, drops its job state and queues its webhook. Safe to run
+ * again: a finished request keeps its status and counts, and its webhook job is queued once.
+ */
+export async function finishRequest(
+  finishing: RequestFinishing,
+  requestId: string,
+): Promise<FinishedRequest> {
+  const request = await findRequest(finishing.db, requestId);
+  if (!request) return { status: 'unknown' };
+  let completedWith: RequestCounts | undefined;
+  if (!isFinished(request.status)) {
+    const counts = await tallyProducts(finishing.db, requestId, request.totals.products);
+    if (await markRequestCompleted(finishing.db, requestId, counts)) completedWith = counts;
+  }
+  await finishing.forgetJobState(requestId);
+  const finished = await findRequest(finishing.db, requestId);
+  if (finished?.webhook && finished.status === 'completed') {
+    await enqueueWebhook(finishing.queues, { requestId, event: 'request.completed' }, finishing.webhook);
+  }
+  return { status: finished?.status ?? 'unknown', ...(completedWith ? { completedWith } : {}) };
+}
+
+/**
+ * Fails a request that cannot be processed as a whole, with the reason its owner reads, and queues its
+ * webhook. False when the request had already finished (it keeps its status, and nothing is sent again).
+ */
+export async function failRequest(
+  finishing: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'>,
+  requestId: string,
+  reason: string,
+): Promise<boolean> {
+  if (!(await markRequestFailed(finishing.db, requestId, reason))) return false;
+  await enqueueWebhook(finishing.queues, { requestId, event: 'request.failed' }, finishing.webhook);
+  return true;
+}

@@ -1,0 +1,8 @@
+export {
+  type AcceptedUpload,
+  acceptUpload,
+  type Upload,
+  type UploadRefusalCode,
+  UploadRefused,
+} from './accept-upload.js';
+export { type FinishedRequest, failRequest, finishRequest, type RequestFinishing } from './finish-request.js';
