@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { recordProductResult } from '@imgsvc/db';
 import { parse } from 'csv-parse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvForm, startTestApi, type TestApi } from './support/api.js';
@@ -44,8 +45,35 @@ describe(`a ${ROWS.toLocaleString('en')}-row CSV`, () => {
     expect(await api.db.products.countDocuments({ request_id: requestId })).toBe(ROWS);
   }, 120_000);
 
-  it('downloads as a streamed result CSV in input order once finished', async () => {
-    // The worker's part is not under test here: the request is closed directly, its images left unprocessed.
+  it('downloads as a streamed result CSV in input order once finished, each row with its own outputs and errors', async () => {
+    // The worker's part is not under test here: results are recorded directly for rows spread over the whole
+    // file (across the database's batches), one image failed in some, and the request closed; the other rows
+    // stay unprocessed. Recorded last row first, so that only a read in row order joins them to their rows.
+    const serials = [
+      1,
+      ...Array.from({ length: Math.floor(ROWS / 997) }, (_, index) => (index + 1) * 997),
+      ROWS,
+    ];
+    const sampled = await api.db.products
+      .find({ request_id: requestId, serial_number: { $in: serials } })
+      .sort({ row: -1 })
+      .toArray();
+    expect(sampled).toHaveLength(serials.length);
+    const expected = new Map<string, { outputs: string[]; errors: string }>();
+    for (const product of sampled) {
+      const failed = product.serial_number % 2 === 0 ? product.input_urls.length - 1 : -1;
+      const outputUrls = product.input_urls.map((_, index) =>
+        index === failed ? null : `http://127.0.0.1:3000/images/${outputName(product.serial_number, index)}`,
+      );
+      const errors = product.input_urls
+        .filter((_, index) => index === failed)
+        .map((url) => ({ url, code: 'http_404', message: 'the server answered 404' }));
+      await recordProductResult(api.db, requestId, product.row, { outputUrls, errors });
+      expected.set(String(product.serial_number), {
+        outputs: outputUrls.map((url) => url ?? ''),
+        errors: errors.map((error) => `${error.url}: http_404 (the server answered 404)`).join('; '),
+      });
+    }
     await api.db.requests.updateOne(
       { _id: requestId },
       { $set: { status: 'completed', finished_at: new Date() } },
@@ -56,16 +84,32 @@ describe(`a ${ROWS.toLocaleString('en')}-row CSV`, () => {
     expect(response.headers.get('transfer-encoding')).toBe('chunked');
     const rows = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).pipe(parse());
     let count = 0;
+    // Rows whose output columns are not what was recorded for them (the first few, for the message).
+    const wrong: string[][] = [];
     for await (const row of rows as AsyncIterable<string[]>) {
       if (count === 0) {
         expect(row).toEqual(['S. No.', 'Product Name', 'Input Image Urls', 'Output Image Urls', 'Errors']);
       } else {
         expect(row[0]).toBe(String(count));
         if (count % 9973 === 1) expect(row[1]).toBe(catalogueName(count));
-        expect(row[2]?.split(', ')).toHaveLength(1 + (count % 3));
+        const inputs = row[2]?.split(', ') ?? [];
+        expect(inputs).toHaveLength(1 + (count % 3));
+        // One output entry per input URL: the recorded one, or empty where it failed or was not processed.
+        const recorded = expected.get(row[0] ?? '');
+        const outputs = recorded?.outputs ?? inputs.map(() => '');
+        if (row.length !== 5 || row[3] !== outputs.join(', ') || row[4] !== (recorded?.errors ?? '')) {
+          if (wrong.length < 5) wrong.push(row);
+          else if (wrong.length === 5) wrong.push(['…']);
+        }
       }
       count += 1;
     }
     expect(count).toBe(ROWS + 1);
+    expect(wrong).toEqual([]);
   }, 120_000);
 });
+
+/** A stored image's name, distinct for each product and image. */
+function outputName(serial: number, index: number): string {
+  return `${serial.toString(16).padStart(62, '0')}${index.toString(16).padStart(2, '0')}.jpg`;
+}

@@ -1,6 +1,6 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readMachineEnvironment } from '@imgsvc/config';
 import {
   findExecutable,
@@ -18,10 +18,17 @@ import { readBody, startHttpServer, type TestHttpServer } from './support/http-s
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from './support/programs.js';
+import { type StoredWrites, watchStoredWrites } from './support/stored-writes.js';
 
 const DISTINCT_PHOTOS = 24;
 const PRODUCTS = 48;
 const IMAGES_PER_PRODUCT = 2;
+
+/** An uploaded request and the image URLs of its products, in row order. */
+interface Uploaded {
+  readonly id: string;
+  readonly catalogue: readonly (readonly string[])[];
+}
 
 interface Status {
   status: string;
@@ -47,6 +54,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
   let slowImages = false;
   let slowInFlight = 0;
   let storageDir: string;
+  let storedWrites: StoredWrites;
   let apiUrl: string;
   let api: RunningProgram;
   const workers: RunningProgram[] = [];
@@ -118,6 +126,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     database += 1;
     slowImages = false;
     storageDir = join(workDir, `images-${database}`);
+    storedWrites = watchStoredWrites(storageDir);
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
     api = startProgram('api', { ...environment(), PORT: String(port), LOG_LEVEL: 'warn' });
@@ -127,20 +136,37 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((worker) => worker.stop('SIGKILL')));
     await api.stop('SIGKILL');
+    await storedWrites.stop();
   });
 
-  async function upload(): Promise<string> {
-    const rows = Array.from({ length: PRODUCTS }, (_, product) => {
-      const urls = Array.from(
-        { length: IMAGES_PER_PRODUCT },
-        (_, image) => `${images.url}/photo-${product * IMAGES_PER_PRODUCT + image}.jpg?request=${database}`,
-      );
-      return `${product + 1},Product ${product + 1},"${urls.join(', ')}"`;
-    });
+  const photoUrl = (index: number) => `${images.url}/photo-${index}.jpg?request=${database}`;
+  /** Which photo a URL serves (URLs whose numbers differ by DISTINCT_PHOTOS serve the same bytes). */
+  const photoOf = (url: string) => Number(/\/photo-(\d+)/.exec(url)?.[1]) % DISTINCT_PHOTOS;
+
+  /** Every product its own URLs; each photo is served under four of them, to products far apart. */
+  const ownUrls = () =>
+    Array.from({ length: PRODUCTS }, (_, product) =>
+      Array.from({ length: IMAGES_PER_PRODUCT }, (_, image) =>
+        photoUrl(product * IMAGES_PER_PRODUCT + image),
+      ),
+    );
+  /**
+   * URLs shared between products: product p names photos p and p + 1, so neighbours, which run at the same time
+   * in different workers, name one URL in common, and each URL is named by four products.
+   */
+  const sharedUrls = () =>
+    Array.from({ length: PRODUCTS }, (_, product) =>
+      Array.from({ length: IMAGES_PER_PRODUCT }, (_, image) => photoUrl((product + image) % DISTINCT_PHOTOS)),
+    );
+
+  async function upload(catalogue: readonly (readonly string[])[] = ownUrls()): Promise<Uploaded> {
+    const rows = catalogue.map(
+      (urls, product) => `${product + 1},Product ${product + 1},"${urls.join(', ')}"`,
+    );
     const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
     const response = await fetch(`${apiUrl}/api/upload`, { method: 'POST', body: csvForm(csv) });
     expect(response.status).toBe(202);
-    return ((await response.json()) as { request_id: string }).request_id;
+    return { id: ((await response.json()) as { request_id: string }).request_id, catalogue };
   }
 
   async function status(id: string): Promise<Status | undefined> {
@@ -159,7 +185,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
   }
 
   /** Waits for completion, then checks that nothing is missing and nothing was stored twice. */
-  async function expectCompleteAndWhole(id: string, timeoutMs = 90_000): Promise<void> {
+  async function expectCompleteAndWhole({ id, catalogue }: Uploaded, timeoutMs = 90_000): Promise<void> {
     const percentages: number[] = [];
     const finished = await pollUntil(
       async () => {
@@ -169,45 +195,58 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       },
       { timeoutMs, intervalMs: 100, what: 'request finished' },
     );
+    const images = catalogue.flat().length;
     expect(finished.status).toBe('completed');
     expect(finished.counts).toEqual({
       products: PRODUCTS,
       products_done: PRODUCTS,
-      images: PRODUCTS * IMAGES_PER_PRODUCT,
-      images_succeeded: PRODUCTS * IMAGES_PER_PRODUCT,
+      images,
+      images_succeeded: images,
       images_failed: 0,
       failures_by_code: {},
     });
     expect(percentages).toEqual([...percentages].sort((a, b) => a - b));
     const rows = parse(await (await fetch(`${apiUrl}/api/download/${id}`)).text()) as string[][];
     expect(rows).toHaveLength(PRODUCTS + 1);
-    for (const row of rows.slice(1)) {
+    // Every photo has one output wherever it is named, and each photo its own.
+    const outputsOfPhoto = new Map<number, Set<string>>();
+    rows.slice(1).forEach((row, index) => {
+      const inputs = catalogue[index] ?? [];
+      expect(row[2]).toBe(inputs.join(', '));
       const outputs = (row[3] ?? '').split(', ');
-      expect(outputs).toHaveLength(IMAGES_PER_PRODUCT);
-      for (const output of outputs) expect(output).toMatch(/\/images\/[0-9a-f]{64}\.jpg$/);
+      expect(outputs).toHaveLength(inputs.length);
+      outputs.forEach((output, position) => {
+        expect(output).toMatch(/\/images\/[0-9a-f]{64}\.jpg$/);
+        const photo = photoOf(inputs[position] ?? '');
+        outputsOfPhoto.set(photo, (outputsOfPhoto.get(photo) ?? new Set()).add(basename(output)));
+      });
       expect(row[4]).toBe('');
-    }
-    // One file per distinct image, however many times a job ran.
-    const files: string[] = [];
-    for (const folder of await readdir(storageDir)) {
-      files.push(...(await readdir(join(storageDir, folder))).filter((name) => name.endsWith('.jpg')));
-    }
-    expect(files.length).toBe(DISTINCT_PHOTOS);
+    });
+    expect([...outputsOfPhoto.values()].map((outputs) => outputs.size)).toEqual(
+      Array(DISTINCT_PHOTOS).fill(1),
+    );
+    const outputFiles = [...outputsOfPhoto.values()].flatMap((outputs) => [...outputs]);
+    expect(new Set(outputFiles).size).toBe(DISTINCT_PHOTOS);
+    // One file per distinct photo, written once however many times a job ran: a file written again keeps its
+    // name and the count of files, but not its inode, and the watcher sees it.
+    const writes = await storedWrites.counts();
+    expect([...writes.keys()].sort()).toEqual(outputFiles.sort());
+    expect([...writes].filter(([, count]) => count > 1)).toEqual([]);
   }
 
   it('a worker killed with SIGKILL a third of the way through: another worker finishes every image', async () => {
     const first = await startWorker();
-    const id = await upload();
-    await waitForProgress(id, 1 / 3);
+    const uploaded = await upload();
+    await waitForProgress(uploaded.id, 1 / 3);
     await first.stop('SIGKILL');
     await startWorker();
-    await expectCompleteAndWhole(id);
+    await expectCompleteAndWhole(uploaded);
   }, 120_000);
 
   it('a busy worker stopped with SIGTERM hands its jobs back and exits 0; a restarted worker completes', async () => {
     const first = await startWorker({ WORKER_SHUTDOWN_GRACE_MS: '500' });
-    const id = await upload();
-    await waitForProgress(id, 0.2);
+    const uploaded = await upload();
+    await waitForProgress(uploaded.id, 0.2);
     slowImages = true;
     await pollUntil(async () => (slowInFlight > 0 ? true : undefined), {
       timeoutMs: 10_000,
@@ -221,13 +260,13 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(first.output()).toContain('"msg":"stopped"');
     slowImages = false;
     await startWorker();
-    await expectCompleteAndWhole(id);
+    await expectCompleteAndWhole(uploaded);
   }, 120_000);
 
   it('redis-server stopped and restarted during a request: uploads get 503 meanwhile, the work finishes', async () => {
     await startWorker();
-    const id = await upload();
-    await waitForProgress(id, 0.25);
+    const uploaded = await upload();
+    await waitForProgress(uploaded.id, 0.25);
     await redis.stop();
     const during = await fetch(`${apiUrl}/api/upload`, {
       method: 'POST',
@@ -244,13 +283,13 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       timeoutMs: 30_000,
       what: 'API ready again',
     });
-    await expectCompleteAndWhole(id);
+    await expectCompleteAndWhole(uploaded);
   }, 120_000);
 
   it('the MongoDB-compatible server stopped and restarted during a request: 503 meanwhile, the work finishes', async () => {
     await startWorker();
-    const id = await upload();
-    await waitForProgress(id, 0.25);
+    const uploaded = await upload();
+    await waitForProgress(uploaded.id, 0.25);
     await mongo.stop();
     const during = await fetch(`${apiUrl}/api/upload`, {
       method: 'POST',
@@ -260,7 +299,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(((await during.json()) as { code: string }).code).toBe('database_unavailable');
     expect((await fetch(`${apiUrl}/health/ready`)).status).toBe(503);
     mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
-    await expectCompleteAndWhole(id);
+    await expectCompleteAndWhole(uploaded);
   }, 120_000);
 
   it('the API stopped with SIGTERM during an upload finishes that upload, then exits 0', async () => {
@@ -336,10 +375,10 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     }
   }, 60_000);
 
-  it('three workers share one request, each image processed once in effect', async () => {
+  it('three workers share one request whose products name the same images: each downloaded and stored once', async () => {
     const three = await Promise.all([startWorker(), startWorker(), startWorker()]);
-    const id = await upload();
-    await expectCompleteAndWhole(id);
+    const uploaded = await upload(sharedUrls());
+    await expectCompleteAndWhole(uploaded);
     for (const worker of three) {
       expect((worker.output().match(/"msg":"product done"/g) ?? []).length).toBeGreaterThan(0);
     }
@@ -348,5 +387,14 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       0,
     );
     expect(total).toBe(PRODUCTS);
+    // Each URL was downloaded by one worker, once, and its result shared with the other products naming it,
+    // whichever process ran them.
+    const downloads: Record<string, number> = {};
+    for (const hit of images.hits.filter((path) => path.endsWith(`?request=${database}`))) {
+      downloads[hit] = (downloads[hit] ?? 0) + 1;
+    }
+    const urls = [...new Set(uploaded.catalogue.flat())].map((url) => url.slice(images.url.length));
+    expect(urls).toHaveLength(DISTINCT_PHOTOS);
+    expect(downloads).toEqual(Object.fromEntries(urls.map((url) => [url, 1])));
   }, 120_000);
 });

@@ -13,6 +13,8 @@ import { testMongoUrl, testRedisUrl } from './support/servers.js';
 
 const SECRET = `whsec_${Buffer.from('webhooks end-to-end secret 32 b!').toString('base64')}`;
 const BACKOFF_MS = 200;
+/** What an attempt may take beyond its backoff: the failed answer, the job's bookkeeping, the next request. */
+const BACKOFF_TOLERANCE_MS = 300;
 
 interface Delivery {
   readonly at: number;
@@ -122,10 +124,17 @@ describe('webhooks a receiver can trust', () => {
         data: { request_id: id },
       });
     }
-    // BullMQ's exponential backoff: BACKOFF_MS, then twice that.
-    const [first, second, third] = state.deliveries.map((delivery) => delivery.at);
-    expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(BACKOFF_MS);
-    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(2 * BACKOFF_MS);
+    // BullMQ's exponential backoff: BACKOFF_MS, then twice that. Each attempt comes once its delay is over and
+    // within BACKOFF_TOLERANCE_MS after: not sooner, and not at a slower schedule's pace.
+    const arrivals = state.deliveries.map((delivery) => delivery.at);
+    const gaps = arrivals.slice(1).map((at, index) => at - (arrivals[index] ?? 0));
+    const schedule = [BACKOFF_MS, 2 * BACKOFF_MS];
+    expect(gaps).toHaveLength(schedule.length);
+    schedule.forEach((delay, index) => {
+      const what = `time before attempt ${index + 2} (its backoff ${delay} ms), all gaps ${gaps.join(', ')} ms`;
+      expect(gaps[index], what).toBeGreaterThanOrEqual(delay);
+      expect(gaps[index], what).toBeLessThan(delay + BACKOFF_TOLERANCE_MS);
+    });
   }, 30_000);
 
   it('never delivers an event twice after it succeeded, even if its job runs again', async () => {

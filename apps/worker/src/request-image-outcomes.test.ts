@@ -64,23 +64,39 @@ describe('request image outcomes, on a real Redis', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('fails a product whose image meets an infrastructure failure while another of its URLs is awaited, and frees its locks', async () => {
-    const outcomes = createRequestImageOutcomes(redis, 2000);
+  it('fails a product whose image meets an infrastructure failure while another of its URLs is awaited, and frees its locks at once', async () => {
+    const lockMs = 2000;
+    const outcomes = createRequestImageOutcomes(redis, lockMs);
     const request = randomUUID();
     // Another job holds "slow" for a while.
+    let holding = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
     const holder = outcomes.claim(request, ['slow'], async () => {
+      holding();
       await delay(400);
       return stored('slow');
     });
-    await delay(20);
+    await held;
     const failing = outcomes.claim(request, ['slow', 'broken'], async (url) => {
       if (url === 'broken') throw new Error('disk full');
       return stored(url);
     });
     await expect(failing).rejects.toThrow('disk full');
     await (await holder).settle();
-    // The failed job's lock on "broken" is gone: the retry takes it at once.
-    const retry = await outcomes.claim(request, ['broken'], async () => stored('broken'));
+    // The failed job's lock on "broken" is gone: the retry takes it at once, not when a leaked lock would lapse.
+    const bound = lockMs / 4;
+    const started = Date.now();
+    const retry = await outcomes
+      .claim(request, ['broken'], async () => stored('broken'), AbortSignal.timeout(bound))
+      .catch((error: unknown) => {
+        throw new Error(`the retry still waited for the lock on "broken" after ${Date.now() - started} ms`, {
+          cause: error,
+        });
+      });
+    expect(Date.now() - started).toBeLessThan(bound);
+    await retry.settle();
     expect(retry.outcomes).toEqual([stored('broken')]);
   });
 });

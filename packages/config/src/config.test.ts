@@ -1,5 +1,73 @@
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, productionRefusal } from './config.js';
+import {
+  ConfigError,
+  loadConfig,
+  productionRefusal,
+  readBenchSettings,
+  readMachineEnvironment,
+} from './config.js';
+
+/** A value other than the default for every variable loadConfig reads. */
+const EVERY_VARIABLE: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  PORT: '8080',
+  HOST: '0.0.0.0',
+  PUBLIC_BASE_URL: 'https://images.example.com/',
+  MONGO_URL: 'mongodb://db:27017/shop',
+  REDIS_URL: 'redis://cache:6379/2',
+  STORAGE_DIR: '/srv/images',
+  IMAGE_QUALITY: '60',
+  FETCH_ALLOW_NETWORKS: '10.1.0.0/16',
+  FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+  FETCH_TIMEOUT_MS: '5000',
+  MAX_IMAGE_BYTES: '1000',
+  MAX_IMAGE_PIXELS: '2000',
+  FETCH_MAX_REDIRECTS: '2',
+  FETCH_MAX_ATTEMPTS: '4',
+  FETCH_RETRY_MAX_DELAY_MS: '2500',
+  FETCH_CONCURRENCY: '32',
+  FETCH_CONCURRENCY_PER_HOST: '8',
+  MAX_UPLOAD_BYTES: '3000',
+  MAX_ROWS: '10',
+  MAX_URLS_PER_ROW: '3',
+  WORKER_CONCURRENCY: '97',
+  JOB_LOCK_MS: '9000',
+  JOB_STALLED_INTERVAL_MS: '3000',
+  WORKER_SHUTDOWN_GRACE_MS: '500',
+  API_KEYS: ' one, two ,,',
+  ADMIN_KEYS: 'ops-1',
+  ADMIN_DASHBOARD_WRITE: 'yes',
+  METRICS_TOKEN: ' scrape-me ',
+  RATE_LIMIT_MAX: '5',
+  RATE_LIMIT_WINDOW_MS: '1000',
+  MAX_EVENT_LOOP_DELAY_MS: '250',
+  CORS_ORIGINS: 'https://a.example,https://b.example',
+  WORKER_METRICS_PORT: '0',
+  WORKER_METRICS_HOST: '::1',
+  WEBHOOK_URL: 'https://hooks.example.com/x',
+  WEBHOOK_SECRET: 'whsec_c2VjcmV0',
+  WEBHOOK_MAX_ATTEMPTS: '3',
+  WEBHOOK_BACKOFF_MS: '100',
+  WEBHOOK_TIMEOUT_MS: '2000',
+  LOG_LEVEL: 'debug',
+};
+
+/** The variables a reader looks up, learnt by handing it an environment that records every lookup. */
+function variablesRead(read: (environment: NodeJS.ProcessEnv) => unknown): string[] {
+  const names = new Set<string>();
+  const recording = new Proxy<NodeJS.ProcessEnv>(
+    {},
+    {
+      get(target, property, receiver) {
+        if (typeof property === 'string' && /^[A-Z][A-Z0-9_]*$/.test(property)) names.add(property);
+        return Reflect.get(target, property, receiver);
+      },
+    },
+  );
+  read(recording);
+  return [...names].sort();
+}
 
 describe('loadConfig', () => {
   it('gives the contract defaults when nothing is set', () => {
@@ -41,35 +109,11 @@ describe('loadConfig', () => {
     expect(config.workerConcurrency).toBeGreaterThanOrEqual(1);
   });
 
-  it('reads every variable of the contract', () => {
-    const config = loadConfig({
-      PORT: '8080',
-      HOST: '0.0.0.0',
-      PUBLIC_BASE_URL: 'https://images.example.com/',
-      MONGO_URL: 'mongodb://db:27017/shop',
-      REDIS_URL: 'redis://cache:6379/2',
-      STORAGE_DIR: '/srv/images',
-      IMAGE_QUALITY: '60',
-      FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
-      FETCH_TIMEOUT_MS: '5000',
-      MAX_IMAGE_BYTES: '1000',
-      MAX_IMAGE_PIXELS: '2000',
-      MAX_UPLOAD_BYTES: '3000',
-      MAX_ROWS: '10',
-      MAX_URLS_PER_ROW: '3',
-      WORKER_CONCURRENCY: '7',
-      API_KEYS: ' one, two ,,',
-      RATE_LIMIT_MAX: '5',
-      RATE_LIMIT_WINDOW_MS: '1000',
-      CORS_ORIGINS: 'https://a.example,https://b.example',
-      WORKER_METRICS_PORT: '0',
-      WEBHOOK_URL: 'https://hooks.example.com/x',
-      WEBHOOK_SECRET: 'whsec_c2VjcmV0',
-      WEBHOOK_MAX_ATTEMPTS: '3',
-      WEBHOOK_BACKOFF_MS: '100',
-      LOG_LEVEL: 'debug',
-    });
-    expect(config).toMatchObject({
+  it('reads every variable it knows, each into its setting', () => {
+    // The variables loadConfig looks up, learnt from loadConfig itself: one added there and not here fails.
+    expect(Object.keys(EVERY_VARIABLE).sort()).toEqual(variablesRead(loadConfig));
+    expect(loadConfig(EVERY_VARIABLE)).toEqual({
+      nodeEnv: 'production',
       port: 8080,
       host: '0.0.0.0',
       publicBaseUrl: 'https://images.example.com',
@@ -77,21 +121,62 @@ describe('loadConfig', () => {
       redisUrl: 'redis://cache:6379/2',
       storageDir: '/srv/images',
       imageQuality: 60,
-      fetch: { allowPrivateNetworks: true, timeoutMs: 5000, maxImageBytes: 1000, maxImagePixels: 2000 },
+      fetch: {
+        allowNetworks: ['10.1.0.0/16'],
+        allowPrivateNetworks: true,
+        timeoutMs: 5000,
+        maxImageBytes: 1000,
+        maxImagePixels: 2000,
+        maxRedirects: 2,
+        maxAttempts: 4,
+        retryMaxDelayMs: 2500,
+        concurrency: 32,
+        concurrencyPerHost: 8,
+      },
       upload: { maxUploadBytes: 3000, maxRows: 10, maxUrlsPerRow: 3 },
-      workerConcurrency: 7,
+      workerConcurrency: 97,
+      jobs: { lockMs: 9000, stalledIntervalMs: 3000, shutdownGraceMs: 500 },
       apiKeys: ['one', 'two'],
+      adminKeys: ['ops-1'],
+      adminDashboardWrite: true,
+      metricsToken: 'scrape-me',
       rateLimit: { max: 5, windowMs: 1000 },
+      maxEventLoopDelayMs: 250,
       corsOrigins: ['https://a.example', 'https://b.example'],
       workerMetricsPort: 0,
+      workerMetricsHost: '::1',
       webhook: {
         defaultUrl: 'https://hooks.example.com/x',
         secret: 'whsec_c2VjcmV0',
         maxAttempts: 3,
         backoffMs: 100,
+        timeoutMs: 2000,
       },
       logLevel: 'debug',
     });
+    // Each value, set alone, moves the settings away from the defaults: none of them is ignored.
+    const defaults = loadConfig({});
+    const ignored = Object.entries(EVERY_VARIABLE)
+      .filter(([name, value]) => isDeepStrictEqual(loadConfig({ [name]: value }), defaults))
+      .map(([name]) => name);
+    expect(ignored).toEqual([]);
+  });
+
+  it("reads the machine's search path, Docker host and cache folder, and the benchmark's quick switch", () => {
+    const machine = {
+      PATH: '/opt/bin:/usr/bin',
+      DOCKER_HOST: 'unix:///run/docker.sock',
+      XDG_CACHE_HOME: '/c',
+    };
+    expect(Object.keys(machine).sort()).toEqual(variablesRead(readMachineEnvironment));
+    expect(readMachineEnvironment(machine)).toEqual({
+      path: '/opt/bin:/usr/bin',
+      dockerHost: 'unix:///run/docker.sock',
+      cacheHome: '/c',
+    });
+    expect(variablesRead(readBenchSettings)).toEqual(['BENCH_QUICK']);
+    expect(readBenchSettings({ BENCH_QUICK: ' yes ' })).toEqual({ quick: true });
+    expect(readBenchSettings({})).toEqual({ quick: false });
   });
 
   it('derives a reachable public base URL from a wildcard listen address', () => {

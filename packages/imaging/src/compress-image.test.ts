@@ -17,6 +17,19 @@ async function photo(width: number, height: number): Promise<Sharp> {
   return sharp(pixels, { raw: { width, height, channels: 3 } });
 }
 
+/** The chunks of a PNG file, in order (after the 8-byte signature: length, type, data, CRC). */
+function pngChunks(png: Uint8Array): { type: string; data: Uint8Array }[] {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const chunks: { type: string; data: Uint8Array }[] = [];
+  for (let offset = 8; offset + 12 <= png.length; ) {
+    const length = view.getUint32(offset);
+    const type = String.fromCharCode(...png.subarray(offset + 4, offset + 8));
+    chunks.push({ type, data: png.subarray(offset + 8, offset + 8 + length) });
+    offset += 12 + length;
+  }
+  return chunks;
+}
+
 async function refusal(bytes: Buffer, custom = policy): Promise<ImageError> {
   try {
     await compressImage(bytes, custom);
@@ -56,11 +69,20 @@ describe('compressImage', () => {
 
   it('keeps PNG as a palette PNG, transparency included', async () => {
     const input = await (await photo(120, 80)).ensureAlpha(0.5).png().toBuffer();
+    expect(pngChunks(input).find((chunk) => chunk.type === 'IHDR')?.data[9]).toBe(6);
     const output = await compressImage(input, policy);
     expect(output).toMatchObject({ format: 'png', width: 120, height: 80 });
+    const chunks = pngChunks(output.data);
+    // IHDR colour type 3: indexed colour, the pixels are palette entries.
+    expect(chunks[0]?.type).toBe('IHDR');
+    expect(chunks[0]?.data[9]).toBe(3);
+    // The palette comes before the pixels, and the transparency of its entries with it.
+    const types = chunks.map((chunk) => chunk.type);
+    expect(types.indexOf('PLTE')).toBeGreaterThan(0);
+    expect(types.indexOf('tRNS')).toBeGreaterThan(types.indexOf('PLTE'));
+    expect(types.indexOf('IDAT')).toBeGreaterThan(types.indexOf('tRNS'));
     const metadata = await sharp(output.data).metadata();
-    expect(metadata.format).toBe('png');
-    expect(metadata.hasAlpha).toBe(true);
+    expect(metadata).toMatchObject({ format: 'png', isPalette: true, hasAlpha: true });
     expect(output.data.length).toBeLessThan(input.length);
   });
 
