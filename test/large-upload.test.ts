@@ -67,7 +67,7 @@ describe(`a ${ROWS.toLocaleString('en')}-row CSV`, () => {
       );
       const errors = product.input_urls
         .filter((_, index) => index === failed)
-        .map((url) => ({ url, code: 'http_404', message: 'the server answered 404' }));
+        .map((url) => ({ url, code: 'http_404' as const, message: 'the server answered 404' }));
       await recordProductResult(api.db, requestId, product.row, { outputUrls, errors });
       expected.set(String(product.serial_number), {
         outputs: outputUrls.map((url) => url ?? ''),
