@@ -1,9 +1,10 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { AddressPolicy, ImageFetcher, Semaphore } from '@imgsvc/fetching';
+import type { AddressPolicy, ImageFetcher } from '@imgsvc/fetching';
 import type { Logger } from '@imgsvc/logging';
 import type { Queues, RequestProgress } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
+import type { LimitFunction } from 'p-limit';
 import type { Dispatcher } from 'undici';
 import type { ImageSources } from './image-sources.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -18,7 +19,7 @@ export interface WorkerContext {
   readonly store: ImageStore;
   readonly fetcher: ImageFetcher;
   /** Encodes at once in this process: one per CPU core. */
-  readonly encodeSlots: Semaphore;
+  readonly encodeLimit: LimitFunction;
   readonly imageOutcomes: RequestImageOutcomes;
   /** What URLs gave in earlier requests, for conditional downloads. */
   readonly imageSources: ImageSources;

@@ -28,7 +28,7 @@ export function encodingSettings(policy: CompressionPolicy): string[] {
  */
 async function storeCompressed(
   bytes: Uint8Array,
-  { store, encodeSlots, metrics }: WorkerContext,
+  { store, encodeLimit, metrics }: WorkerContext,
   policy: CompressionPolicy,
 ): Promise<{ key: string; reused: boolean }> {
   const keys = new Map<ImageFormat, string>();
@@ -43,7 +43,7 @@ async function storeCompressed(
   const key = keyFor(plan.output);
   if (plan.output !== sniffed && (await store.has(key))) return { key, reused: true };
   // Downloads wait on the network; encoding waits on a CPU core.
-  const image = await encodeSlots.run(() => encodeImage(bytes, plan, policy));
+  const image = await encodeLimit(() => encodeImage(bytes, plan, policy));
   await store.put(key, image.data);
   metrics.imageBytes.inc({ direction: 'out' }, image.data.length);
   return { key, reused: false };

@@ -2,12 +2,13 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
-import { createAddressPolicy, createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
+import { createAddressPolicy, createGuardedAgent, createImageFetcher } from '@imgsvc/fetching';
 import { configureEncoder } from '@imgsvc/imaging';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES, requestProgress } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { Worker } from 'bullmq';
+import pLimit from 'p-limit';
 import type { WorkerContext } from './context.js';
 import { handleFinalFailure, isFinalFailure } from './final-failures.js';
 import { encodingSettings } from './image-pipeline.js';
@@ -47,7 +48,7 @@ export async function startWorker(
     );
   }
   // Every output image is new: libvips' operation cache would only hold memory. Encodes run one per core
-  // (encodeSlots), so each uses one libvips thread: more would only contend for the same cores.
+  // (encodeLimit), so each uses one libvips thread: more would only contend for the same cores.
   configureEncoder({ concurrency: 1, cache: false });
   const db = openDatabase(connections.mongoUrl, 'image-service-worker', (error) =>
     log.warn({ reason: (error as Error).message }, 'database unreachable; jobs wait until it is back'),
@@ -78,7 +79,7 @@ export async function startWorker(
     progress: requestProgress(redis),
     store: createImageStore(config.storageDir),
     fetcher,
-    encodeSlots: new Semaphore(availableParallelism()),
+    encodeLimit: pLimit(availableParallelism()),
     imageOutcomes: createRequestImageOutcomes(redis, config.jobs.lockMs),
     imageSources: createImageSources(
       redis,
