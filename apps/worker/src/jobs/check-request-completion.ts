@@ -17,8 +17,7 @@ export async function checkRequestCompletion(job: Job, context: WorkerContext): 
     const counts = await tallyProducts(context.db, requestId, request.totals.products);
     if (await completeRequest(context.db, requestId, counts)) log.info({ counts }, 'request completed');
   }
-  await context.imageOutcomes.forget(requestId);
-  await context.progress.forget(requestId);
+  await context.jobState.forgetRequest(requestId);
   const finished = await findRequest(context.db, requestId);
   if (finished?.webhook && finished.status === 'completed') {
     await enqueueWebhook(
