@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { compressImage } from '@imgsvc/imaging';
-import sharp from 'sharp';
+import { compressImage, configureEncoder } from '@imgsvc/imaging';
 import type { BenchImage } from './image-set.js';
 
 export interface LimitResult {
@@ -19,8 +18,7 @@ export async function measureSharpLimit(
   quality: number,
   rounds = 3,
 ): Promise<LimitResult> {
-  sharp.cache(false);
-  sharp.concurrency(1);
+  configureEncoder({ concurrency: 1, cache: false });
   const concurrency = availableParallelism();
   let best = 0;
   let outputBytes = 0;

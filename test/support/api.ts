@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { buildApp } from '@imgsvc/api';
 import { loadConfig } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
+import { openProgressReader } from '@imgsvc/job-state';
 import { createLogger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues, type Queues, requestProgress } from '@imgsvc/queue';
+import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -49,7 +50,14 @@ export async function startTestApi(
   const redis = createRedisConnection(options.redisUrl ?? (await testRedisUrl()), 'producer');
   const queues = openQueues(redis);
   const app = await buildApp(
-    { config, db, redis, queues, progress: requestProgress(redis), store: createImageStore(storageDir) },
+    {
+      config,
+      db,
+      redis,
+      queues,
+      jobState: openProgressReader(redis),
+      store: createImageStore(storageDir),
+    },
     createLogger('api', logLevel),
   );
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

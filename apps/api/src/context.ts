@@ -1,6 +1,7 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { Queues, RequestProgress } from '@imgsvc/queue';
+import type { ProgressReader } from '@imgsvc/job-state';
+import type { Queues } from '@imgsvc/queue';
 import type { ImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import type { RequestCache } from './request-cache.js';
@@ -11,7 +12,8 @@ export interface ApiContext {
   readonly db: Database;
   readonly redis: Redis;
   readonly queues: Queues;
-  readonly progress: RequestProgress;
+  /** Live progress of running requests, as the worker records it. */
+  readonly jobState: ProgressReader;
   readonly store: ImageStore;
   readonly requestCache: RequestCache;
 }

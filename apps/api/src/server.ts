@@ -1,7 +1,8 @@
 import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
+import { openProgressReader } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues, requestProgress } from '@imgsvc/queue';
+import { createRedisConnection, openQueues } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { buildApp } from './app.js';
 
@@ -37,7 +38,7 @@ export async function startApi(config: Config, connections: Connections, log: Lo
       db,
       redis,
       queues,
-      progress: requestProgress(redis),
+      jobState: openProgressReader(redis),
       store: createImageStore(config.storageDir),
     },
     log,

@@ -10,11 +10,10 @@ import {
   planCompression,
   sniffOutputFormat,
 } from '@imgsvc/imaging';
+import type { ImageOutcome, ImageSource } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
 import { contentKey } from '@imgsvc/storage';
 import type { WorkerContext } from './context.js';
-import type { ImageSource } from './image-sources.js';
-import type { ImageOutcome } from './request-image-outcomes.js';
 
 /** Everything that shapes an output besides the input's bytes: part of every output's name. */
 export function encodingSettings(policy: CompressionPolicy): string[] {
@@ -28,7 +27,7 @@ export function encodingSettings(policy: CompressionPolicy): string[] {
  */
 async function storeCompressed(
   bytes: Uint8Array,
-  { store, encodeSlots, metrics }: WorkerContext,
+  { store, encodeLimit, metrics }: WorkerContext,
   policy: CompressionPolicy,
 ): Promise<{ key: string; reused: boolean }> {
   const keys = new Map<ImageFormat, string>();
@@ -43,19 +42,19 @@ async function storeCompressed(
   const key = keyFor(plan.output);
   if (plan.output !== sniffed && (await store.has(key))) return { key, reused: true };
   // Downloads wait on the network; encoding waits on a CPU core.
-  const image = await encodeSlots.run(() => encodeImage(bytes, plan, policy));
+  const image = await encodeLimit(() => encodeImage(bytes, plan, policy));
   await store.put(key, image.data);
   metrics.imageBytes.inc({ direction: 'out' }, image.data.length);
   return { key, reused: false };
 }
 
 /** One image's outcome, and what its URL gave when its server named the version it sent. */
-export interface ProcessedImage {
+export interface ProducedImage {
   readonly outcome: ImageOutcome;
   readonly source?: ImageSource;
 }
 
-export interface ProcessImageOptions {
+export interface ProduceImageOptions {
   /** The job's logger (request_id, job_id): where what the client must not see is recorded. */
   readonly log: Logger;
   readonly cancel?: AbortSignal;
@@ -64,16 +63,16 @@ export interface ProcessImageOptions {
 }
 
 /**
- * Downloads one image, checks it, re-encodes it and stores it under a name derived from its bytes and the
- * encoding settings: an image already stored is not encoded again. When the URL gave an output before, with
+ * One image from its URL: downloads it, decides how to encode it, re-encodes it and stores it under a name
+ * derived from its bytes and the encoding settings: an image already stored is not encoded again. When the URL gave an output before, with
  * validators, the server is asked whether it changed, and a 304 saves the download. Failures of the image itself
  * are returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
  */
-export async function processImage(
+export async function produceImage(
   url: string,
   context: WorkerContext,
-  { log, cancel, previous }: ProcessImageOptions,
-): Promise<ProcessedImage> {
+  { log, cancel, previous }: ProduceImageOptions,
+): Promise<ProducedImage> {
   const { config, fetcher, metrics, store } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   const timer = metrics.imageSeconds.startTimer();

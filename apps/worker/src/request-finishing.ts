@@ -7,9 +7,6 @@ export function requestFinishing(context: WorkerContext): RequestFinishing {
     db: context.db,
     queues: context.queues,
     webhook: { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
-    forgetJobState: async (requestId) => {
-      await context.imageOutcomes.forget(requestId);
-      await context.progress.forget(requestId);
-    },
+    forgetJobState: (requestId) => context.jobState.forgetRequest(requestId),
   };
 }

@@ -2,23 +2,23 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
-import { createAddressPolicy, createGuardedAgent, createImageFetcher, Semaphore } from '@imgsvc/fetching';
+import { createAddressPolicy, createGuardedAgent, createImageFetcher } from '@imgsvc/fetching';
+import { configureEncoder } from '@imgsvc/imaging';
+import { openJobState } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES, requestProgress } from '@imgsvc/queue';
+import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { Worker } from 'bullmq';
-import sharp from 'sharp';
+import pLimit from 'p-limit';
 import type { WorkerContext } from './context.js';
 import { handleFinalFailure, isFinalFailure } from './final-failures.js';
 import { encodingSettings } from './image-pipeline.js';
-import { createImageSources } from './image-sources.js';
 import { withReleaseAndOutageHandling } from './job-runner.js';
 import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
 import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
-import { createRequestImageOutcomes } from './request-image-outcomes.js';
 
 export interface Connections {
   readonly mongoUrl: string;
@@ -47,9 +47,8 @@ export async function startWorker(
     );
   }
   // Every output image is new: libvips' operation cache would only hold memory. Encodes run one per core
-  // (encodeSlots), so each uses one libvips thread: more would only contend for the same cores.
-  sharp.cache(false);
-  sharp.concurrency(1);
+  // (encodeLimit), so each uses one libvips thread: more would only contend for the same cores.
+  configureEncoder({ concurrency: 1, cache: false });
   const db = openDatabase(connections.mongoUrl, 'image-service-worker', (error) =>
     log.warn({ reason: (error as Error).message }, 'database unreachable; jobs wait until it is back'),
   );
@@ -76,15 +75,16 @@ export async function startWorker(
     config,
     db,
     queues,
-    progress: requestProgress(redis),
+    jobState: openJobState(redis, {
+      lockMs: config.jobs.lockMs,
+      encodingSettings: encodingSettings({
+        quality: config.imageQuality,
+        maxPixels: config.fetch.maxImagePixels,
+      }).join('\n'),
+    }),
     store: createImageStore(config.storageDir),
     fetcher,
-    encodeSlots: new Semaphore(availableParallelism()),
-    imageOutcomes: createRequestImageOutcomes(redis, config.jobs.lockMs),
-    imageSources: createImageSources(
-      redis,
-      encodingSettings({ quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels }).join('\n'),
-    ),
+    encodeLimit: pLimit(availableParallelism()),
     addressPolicy,
     webhookDispatcher,
     metrics,

@@ -1,5 +1,4 @@
 export { type AddressPolicy, createAddressPolicy } from './address-policy.js';
-export { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
 export { FetchError, type FetchErrorCode, findFetchError } from './fetch-errors.js';
 export {
   createImageFetcher,

@@ -15,6 +15,7 @@ export {
   planCompression,
   sniffOutputFormat,
 } from './compress-image.js';
+export { configureEncoder, type EncoderSettings } from './encoder-settings.js';
 export {
   readJpegQuantisationTables,
   STANDARD_CHROMINANCE_TABLE,

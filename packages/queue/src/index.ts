@@ -24,4 +24,3 @@ export {
   productJobOptions,
   type Queues,
 } from './queues.js';
-export { type LiveProgress, type RequestProgress, requestProgress } from './request-progress.js';

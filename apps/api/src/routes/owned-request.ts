@@ -1,5 +1,5 @@
 import { findRequest, type RequestDocument } from '@imgsvc/db';
-import type { LiveProgress } from '@imgsvc/queue';
+import type { LiveProgress } from '@imgsvc/job-state';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
@@ -29,7 +29,7 @@ export async function findOwnedRequest(
  */
 export async function liveProgress(context: ApiContext, id: string): Promise<LiveProgress> {
   try {
-    return await context.progress.read(id);
+    return await context.jobState.readProgress(id);
   } catch {
     throw new HttpProblem(
       503,

@@ -1,51 +1,26 @@
 import { findProductResult, recordProductResult } from '@imgsvc/db';
-import type { ImageFailure } from '@imgsvc/domain';
+import { type ImageFailure, productCounts } from '@imgsvc/domain';
+import type { ImageOutcome, ImageSource, UrlClaim } from '@imgsvc/job-state';
+import type { Logger } from '@imgsvc/logging';
 import { parseJobData, productJobData } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
-import { processImage } from '../image-pipeline.js';
-import type { ImageSource } from '../image-sources.js';
+import { produceImage } from '../image-pipeline.js';
 
 /** Sources only save later downloads: failing to keep them fails nothing. */
 async function rememberSources(context: WorkerContext, sources: ReadonlyMap<string, ImageSource>) {
-  await context.imageSources.remember(sources).catch((error: unknown) => {
+  await context.jobState.rememberSources(sources).catch((error: unknown) => {
     context.log.debug({ reason: (error as Error).message }, 'image sources not kept');
   });
 }
 
-/**
- * process-product-images: every image of one product, then the product's record and the request's progress.
- * A rerun finds the images' outcomes kept for the request and does not record the product twice.
- */
-export async function processProductImages(
-  job: Job,
-  context: WorkerContext,
-  cancel?: AbortSignal,
-): Promise<string> {
-  const { requestId, row, urls } = parseJobData(productJobData, job.data, job.name);
-  const log = context.log.child({ request_id: requestId, job_id: job.id, row });
-
-  // The images of a product are processed together; the fetcher and the encode slots bound the work.
-  // What these URLs gave in earlier requests, looked up while the outcomes are claimed.
-  const previous = context.imageSources.recall(urls);
-  const learned = new Map<string, ImageSource>();
-  const claimed = await context.imageOutcomes.claim(
-    requestId,
-    urls,
-    async (url) => {
-      const processed = await processImage(url, context, {
-        log,
-        cancel,
-        previous: (await previous).get(url),
-      });
-      if (processed.source) learned.set(url, processed.source);
-      return processed.outcome;
-    },
-    cancel,
-  );
+/** The product's record: one output URL per input URL (null where the image failed), and the failures. */
+function productResult(urls: readonly string[], outcomes: ReadonlyMap<string, ImageOutcome>, log: Logger) {
   const outputUrls: (string | null)[] = [];
   const errors: ImageFailure[] = [];
-  for (const outcome of claimed.outcomes) {
+  for (const url of urls) {
+    const outcome = outcomes.get(url);
+    if (!outcome) throw new Error(`no outcome for ${url}`);
     if (outcome.ok) {
       outputUrls.push(outcome.outputUrl);
     } else {
@@ -57,22 +32,77 @@ export async function processProductImages(
       );
     }
   }
+  return { outputUrls, errors };
+}
 
+/**
+ * process-product-images: every image of one product, then the product's record and the request's progress.
+ * The product's URLs are claimed for the request, the missing ones produced, and their outcomes settled for
+ * every other product that names them; a rerun finds them settled and does not record the product twice.
+ */
+export async function processProductImages(
+  job: Job,
+  context: WorkerContext,
+  cancel?: AbortSignal,
+): Promise<string> {
+  const { requestId, row, urls } = parseJobData(productJobData, job.data, job.name);
+  const log = context.log.child({ request_id: requestId, job_id: job.id, row });
+  const { jobState } = context;
+
+  // What these URLs gave in earlier requests, looked up while the outcomes are claimed.
+  const previous = jobState.recallSources(urls);
+  const outcomes = new Map<string, ImageOutcome>();
+  const learned = new Map<string, ImageSource>();
+  // The claimed images of a product are produced together; the fetcher and the encode limit bound the work.
+  // Whatever is under way finishes before an infrastructure failure (disk, database) is thrown; what did
+  // succeed is settled for the retry, and the rest unlocked.
+  const produceClaimed = async (claim: UrlClaim) => {
+    for (const [url, outcome] of claim.known) outcomes.set(url, outcome);
+    const produced = await Promise.allSettled(
+      claim.toProduce.map(async (url) => {
+        const image = await produceImage(url, context, { log, cancel, previous: (await previous).get(url) });
+        outcomes.set(url, image.outcome);
+        if (image.source) learned.set(url, image.source);
+      }),
+    );
+    const failure = produced.find((result) => result.status === 'rejected');
+    if (failure) {
+      await jobState.settleUrls(claim, outcomes);
+      throw failure.reason;
+    }
+  };
+
+  let claim = await jobState.claimUrls(requestId, urls, cancel);
+  await produceClaimed(claim);
+  while (claim.heldElsewhere.length > 0) {
+    // Share what this job made before waiting for other jobs: two products waiting for each other's images
+    // would otherwise wait for ever.
+    await jobState.settleUrls(claim, outcomes);
+    claim = await jobState.claimUrls(requestId, claim.heldElsewhere, cancel);
+    await produceClaimed(claim);
+  }
+
+  // The last claim is settled once the product is recorded, in the same trip as its count and sources.
+  let result: ReturnType<typeof productResult>;
   let recorded: boolean;
   try {
-    recorded = await recordProductResult(context.db, requestId, row, { outputUrls, errors });
+    result = productResult(urls, outcomes, log);
+    recorded = await recordProductResult(context.db, requestId, row, result);
   } catch (error) {
-    await claimed.settle();
+    await jobState.settleUrls(claim, outcomes);
     throw error;
   }
+  const { outputUrls, errors } = result;
   if (recorded) {
     await Promise.all([
-      claimed.settle(),
-      context.progress.recordProduct(
+      jobState.settleUrls(claim, outcomes),
+      jobState.recordProgress(
         requestId,
         row,
-        outputUrls.length - errors.length,
-        errors.map((failure) => failure.code),
+        productCounts(
+          outputUrls.length - errors.length,
+          errors.map((failure) => failure.code),
+        ),
       ),
       rememberSources(context, learned),
     ]);
@@ -80,15 +110,14 @@ export async function processProductImages(
     // Another run recorded first; its record stands and is what is counted.
     const [first] = await Promise.all([
       findProductResult(context.db, requestId, row),
-      claimed.settle(),
+      jobState.settleUrls(claim, outcomes),
       rememberSources(context, learned),
     ]);
     const failureCodes = (first?.errors ?? errors).map((failure) => failure.code);
-    await context.progress.recordProduct(
+    await jobState.recordProgress(
       requestId,
       row,
-      (first?.output_urls.length ?? outputUrls.length) - failureCodes.length,
-      failureCodes,
+      productCounts((first?.output_urls.length ?? outputUrls.length) - failureCodes.length, failureCodes),
     );
   }
   log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');

@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
-import type { SourceValidators } from '@imgsvc/fetching';
 import { isImageKey } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
+import { EXPIRY } from './expiry.js';
+import { keys } from './keys.js';
 
 /** What one URL gave last time: the stored output, and the validators its server sent with the bytes. */
-export interface ImageSource extends SourceValidators {
+export interface ImageSource {
   readonly key: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
 }
 
 export interface ImageSources {
@@ -13,12 +15,10 @@ export interface ImageSources {
    * What was stored from each URL before, under the current encoding settings; URLs never seen (or whose
    * server gave no validators) are absent. Never fails: without it, images are simply downloaded again.
    */
-  recall(urls: readonly string[]): Promise<ReadonlyMap<string, ImageSource>>;
+  recallSources(urls: readonly string[]): Promise<ReadonlyMap<string, ImageSource>>;
   /** Keeps what these URLs gave, for the next request that names them. */
-  remember(sources: ReadonlyMap<string, ImageSource>): Promise<void>;
+  rememberSources(sources: ReadonlyMap<string, ImageSource>): Promise<void>;
 }
-
-const SOURCE_TTL_MS = 7 * 24 * 3600 * 1000;
 
 function parseSource(text: string | null): ImageSource | undefined {
   if (!text) return undefined;
@@ -35,16 +35,16 @@ function parseSource(text: string | null): ImageSource | undefined {
 }
 
 /**
- * Sources across requests, in Redis, so that a catalogue uploaded again is checked with conditional requests
+ * Sources across requests, so that a catalogue uploaded again is checked with conditional requests
  * (If-None-Match, If-Modified-Since) instead of being downloaded again. `settings` names everything that shapes
  * an output: entries made under other settings are never found.
  */
-export function createImageSources(redis: Redis, settings: string): ImageSources {
-  const keyOf = (url: string) =>
-    `imgsvc:image-source:${createHash('sha256').update(settings).update('\0').update(url).digest('hex')}`;
+export function imageSources(redis: Redis, settings: string): ImageSources {
+  const keyOf = (url: string) => keys.imageSource(settings, url);
   return {
-    async recall(urls) {
+    async recallSources(urls) {
       const unique = [...new Set(urls)];
+      if (unique.length === 0) return new Map();
       try {
         const found = await redis.mget(...unique.map(keyOf));
         const sources = new Map<string, ImageSource>();
@@ -57,10 +57,12 @@ export function createImageSources(redis: Redis, settings: string): ImageSources
         return new Map();
       }
     },
-    async remember(sources) {
+    async rememberSources(sources) {
       if (sources.size === 0) return;
       const batch = redis.pipeline();
-      for (const [url, source] of sources) batch.set(keyOf(url), JSON.stringify(source), 'PX', SOURCE_TTL_MS);
+      for (const [url, source] of sources) {
+        batch.set(keyOf(url), JSON.stringify(source), 'PX', EXPIRY.imageSourceMs);
+      }
       await batch.exec();
     },
   };

@@ -1,0 +1,4 @@
+export type { ImageSource, ImageSources } from './image-sources.js';
+export { type JobState, type JobStateOptions, openJobState, openProgressReader } from './job-state.js';
+export type { LiveProgress, ProgressReader, ProgressRecorder } from './live-progress.js';
+export type { ImageOutcome, UrlClaim, UrlClaims } from './url-claims.js';

@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import { EXPIRY } from './expiry.js';
+import { type ImageSources, imageSources } from './image-sources.js';
+import { keys } from './keys.js';
+import { liveProgress, type ProgressReader, type ProgressRecorder } from './live-progress.js';
+import { loadScripts } from './scripts.js';
+import { type UrlClaims, urlClaims } from './url-claims.js';
+
+/** Everything the worker keeps in Redis besides BullMQ's own keys. */
+export interface JobState extends ProgressRecorder, ProgressReader, UrlClaims, ImageSources {
+  /**
+   * Called once a request is finished (MongoDB then holds its exact totals): drops its URL outcomes and the set
+   * of counted rows, and lets its counts lapse after a few minutes, so that a reader still holding the request
+   * as running (a cached copy) sees the last counts rather than none.
+   */
+  forgetRequest(requestId: string): Promise<void>;
+}
+
+export interface JobStateOptions {
+  /** How long a URL's lock outlives its holder's last renewal: the job lock's duration (JOB_LOCK_MS). */
+  readonly lockMs: number;
+  /** Everything that shapes an output besides the input's bytes: sources kept under other settings are not found. */
+  readonly encodingSettings: string;
+}
+
+/** The worker's state in Redis, on its connection. */
+export function openJobState(connection: Redis, options: JobStateOptions): JobState {
+  const redis = loadScripts(connection);
+  return {
+    ...liveProgress(redis),
+    ...urlClaims(redis, options.lockMs),
+    ...imageSources(redis, options.encodingSettings),
+    async forgetRequest(requestId) {
+      await redis
+        .multi()
+        .del(keys.urlOutcomes(requestId), keys.progressRows(requestId))
+        .pexpire(keys.progressCounts(requestId), EXPIRY.finishedProgressMs)
+        .pexpire(keys.progressFailures(requestId), EXPIRY.finishedProgressMs)
+        .exec();
+    },
+  };
+}
+
+/** What the API reads: live progress only. */
+export function openProgressReader(connection: Redis): ProgressReader {
+  const { readProgress } = liveProgress(loadScripts(connection));
+  return { readProgress };
+}

@@ -1,0 +1,61 @@
+import type { RequestCounts } from '@imgsvc/domain';
+import { EXPIRY } from './expiry.js';
+import { keys } from './keys.js';
+import type { JobStateRedis } from './scripts.js';
+
+export interface LiveProgress extends RequestCounts {
+  /** When the last product was counted; undefined before the first. */
+  readonly updated_at: Date | undefined;
+}
+
+export interface ProgressRecorder {
+  /**
+   * Adds one product's counts to its request, once however many times its job runs: the row joins the set of
+   * counted rows and the counters move only when it was not there yet, in one atomic step. False when the row
+   * was counted already.
+   */
+  recordProgress(requestId: string, row: number, product: RequestCounts): Promise<boolean>;
+}
+
+export interface ProgressReader {
+  /** What is done so far; nothing for a request never counted (or finished a while ago). */
+  readProgress(requestId: string): Promise<LiveProgress>;
+}
+
+/**
+ * Live progress in Redis, where increments are atomic. MongoDB-compatible servers such as FerretDB apply updates
+ * as read-modify-write, so many jobs counting into one request document could lose counts.
+ */
+export function liveProgress(redis: JobStateRedis): ProgressRecorder & ProgressReader {
+  return {
+    async recordProgress(requestId, row, product) {
+      const counted = await redis.imgsvcRecordProgress(
+        keys.progressRows(requestId),
+        keys.progressCounts(requestId),
+        keys.progressFailures(requestId),
+        row,
+        Date.now(),
+        EXPIRY.runningProgressMs,
+        product.products_done,
+        product.images_succeeded,
+        product.images_failed,
+        ...Object.entries(product.failures_by_code).flat(),
+      );
+      return counted === 1;
+    },
+    async readProgress(requestId) {
+      const [fields, failures] = await Promise.all([
+        redis.hgetall(keys.progressCounts(requestId)),
+        redis.hgetall(keys.progressFailures(requestId)),
+      ]);
+      const number = (name: string) => Number(fields[name] ?? 0);
+      return {
+        products_done: number('products_done'),
+        images_succeeded: number('images_succeeded'),
+        images_failed: number('images_failed'),
+        failures_by_code: Object.fromEntries(Object.entries(failures).map(([code, n]) => [code, Number(n)])),
+        updated_at: fields.updated_at ? new Date(Number(fields.updated_at)) : undefined,
+      };
+    },
+  };
+}
