@@ -205,6 +205,6 @@ export const readiness = z
   .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } } });
 
 /** Problem answers by status, for a route's `response` schema. */
-export function problems(...statuses: number[]): Record<number, typeof problem> {
+export function problemResponses(...statuses: number[]): Record<number, typeof problem> {
   return Object.fromEntries(statuses.map((status) => [status, problem]));
 }

@@ -15,8 +15,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { idempotencyScope } from '../idempotency.js';
-import { HttpProblem } from '../problem.js';
-import { problems, uploadAccepted } from '../schemas.js';
+import { problems } from '../problems.js';
+import { problemResponses, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
 
 /** The answer an earlier upload with the same Idempotency-Key got, or why this one cannot have it. */
@@ -27,23 +27,11 @@ async function replay(
   fingerprint: string,
 ): Promise<FastifyReply> {
   if (claim.fingerprint !== fingerprint) {
-    throw new HttpProblem(
-      422,
-      'idempotency_key_reused',
-      'Idempotency-Key reused',
-      'this Idempotency-Key was used with another file or webhook_url; use a new key for a new upload',
-    );
+    throw problems.idempotencyKeyReused();
   }
   const original = await findRequest(context.db, claim.request_id);
   if (!original) {
-    throw new HttpProblem(
-      409,
-      'idempotency_key_in_use',
-      'Idempotency-Key in use',
-      'the first upload with this key is still being stored; retry in a moment',
-      {},
-      { 'retry-after': '1' },
-    );
+    throw problems.idempotencyKeyInUse();
   }
   const links = requestLinks(context.config.publicBaseUrl, original._id);
   return reply
@@ -66,7 +54,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
         description:
           'Answers 202 at once with the request id; the images are processed in the background. The whole file is checked first: any problem is a 4xx listing them (line, column, message), and nothing is stored.',
         consumes: ['multipart/form-data'],
-        response: { 202: uploadAccepted, ...problems(400, 401, 409, 413, 415, 422, 429, 503) },
+        response: { 202: uploadAccepted, ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -105,14 +93,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
         await deleteRequest(context.db, id).catch(() => {});
         if (scope) await releaseIdempotencyClaim(context.db, scope, id).catch(() => {});
         request.log.error({ err: error, request_id: id }, 'could not queue the request');
-        throw new HttpProblem(
-          503,
-          'queue_unavailable',
-          'Service unavailable',
-          'the job queue is unreachable; try again shortly',
-          {},
-          { 'retry-after': '5' },
-        );
+        throw problems.serviceUnavailable({ code: 'queue_unavailable', retryAfterSeconds: 5 });
       }
       request.log.info(
         { request_id: id, products: form.csv.products.length, images: form.csv.imageCount },
