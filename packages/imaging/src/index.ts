@@ -15,10 +15,3 @@ export {
   planCompression,
   sniffOutputFormat,
 } from './compress-image.js';
-export {
-  readJpegQuantisationTables,
-  STANDARD_CHROMINANCE_TABLE,
-  STANDARD_LUMINANCE_TABLE,
-  scaledStandardTable,
-  standardJpegQuality,
-} from './jpeg-quality.js';
