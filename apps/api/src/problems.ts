@@ -36,9 +36,9 @@ export class HttpProblem extends Error {
   }
 }
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
-export function problemType(code: string): string {
+function problemType(code: string): string {
   return `urn:image-service:problem:${code}`;
 }
 

@@ -39,7 +39,7 @@ function csvProblem(error: CsvError): HttpProblem {
  * A webhook URL must be absolute http(s). One whose host is written as an address the fetch guard refuses is
  * refused now rather than failing at delivery; host names are checked when delivering.
  */
-export function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
+function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
   const text = value.trim();
   let url: URL | undefined;
   try {

@@ -1,7 +1,4 @@
 export {
-  CONTENT_TYPES,
-  type CompressedImage,
-  type CompressionPlan,
   type CompressionPolicy,
   compressImage,
   ENCODER_FINGERPRINT,
@@ -9,9 +6,7 @@ export {
   encodeImage,
   FILE_EXTENSIONS,
   ImageError,
-  type ImageErrorCode,
   type ImageFormat,
-  outputFormatFor,
   planCompression,
   sniffOutputFormat,
 } from './compress-image.js';
