@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { standardJpegQuality } from '@imgsvc/imaging';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBody, serveFiles, startHttpServer, type TestHttpServer } from './support/http-server.js';
+import { standardJpegQuality } from './support/jpeg-quality.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { type RunningService, startService } from './support/programs.js';

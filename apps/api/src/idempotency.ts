@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { HttpProblem } from './problem.js';
+import { problems } from './problems.js';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -13,12 +13,7 @@ export function idempotencyScopeOf(request: FastifyRequest): string | undefined 
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? undefined : header.trim().replace(/^"(.*)"$/, '$1');
   if (!key || !KEY_PATTERN.test(key)) {
-    throw new HttpProblem(
-      400,
-      'invalid_idempotency_key',
-      'Invalid Idempotency-Key',
-      'send one Idempotency-Key of 1 to 255 visible ASCII characters',
-    );
+    throw problems.invalidIdempotencyKey();
   }
   return createHash('sha256')
     .update(`${request.owner ?? ''}\n${key}`)

@@ -1,2 +1,2 @@
 export { buildApp } from './app.js';
-export { type RunningApi, startApi } from './server.js';
+export { startApi } from './server.js';

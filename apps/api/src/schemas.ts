@@ -34,7 +34,7 @@ export const uploadAccepted = z
     },
   });
 
-export const counts = z
+const counts = z
   .object({
     products: z.number().int(),
     products_done: z.number().int(),
@@ -49,7 +49,7 @@ export const counts = z
   })
   .meta({ id: 'Counts' }) satisfies z.ZodType<CountsView>;
 
-export const webhookDelivery = z
+const webhookDelivery = z
   .object({
     url: z.string(),
     state: z.enum(['pending', 'delivered', 'failed']),
@@ -101,7 +101,7 @@ export const requestStatus = z
     },
   });
 
-export const problem = z
+const problem = z
   .object({
     type: z.string(),
     title: z.string(),
@@ -146,7 +146,7 @@ export const productsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100).describe('Products per page (1–500).'),
 });
 
-export const productDetails = z
+const productDetails = z
   .object({
     row: z.number().int(),
     serial_number: z.number().int(),
@@ -205,6 +205,6 @@ export const readiness = z
   .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } } });
 
 /** Problem answers by status, for a route's `response` schema. */
-export function problems(...statuses: number[]): Record<number, typeof problem> {
+export function problemResponses(...statuses: number[]): Record<number, typeof problem> {
   return Object.fromEntries(statuses.map((status) => [status, problem]));
 }

@@ -3,7 +3,7 @@ import { CsvError, type ParsedProductCsv, parseProductCsv } from '@imgsvc/csv';
 import { type AddressPolicy, checkUrlTarget } from '@imgsvc/fetching';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
-import { HttpProblem } from './problem.js';
+import { type HttpProblem, problems } from './problems.js';
 
 const FORM_FIELDS = new Set(['file', 'webhook_url']);
 const MAX_WEBHOOK_URL_LENGTH = 2048;
@@ -16,24 +16,22 @@ export interface UploadForm {
 }
 
 function csvProblem(error: CsvError): HttpProblem {
+  const detail = error.message;
   switch (error.code) {
     case 'csv_too_many_rows':
-      return new HttpProblem(413, error.code, 'Too many rows', error.message);
+      return problems.csvTooManyRows({ detail });
     case 'csv_invalid_rows':
-      return new HttpProblem(422, error.code, 'Invalid CSV rows', error.message, {
-        errors: error.errors,
-        total_errors: error.totalErrors,
-      });
+      return problems.csvInvalidRows({ detail, errors: error.errors, totalErrors: error.totalErrors });
     case 'csv_header':
-      return new HttpProblem(422, error.code, 'Invalid CSV header', error.message);
+      return problems.csvInvalidHeader({ detail });
     case 'csv_empty':
     case 'csv_no_rows':
-      return new HttpProblem(422, error.code, 'No products in the CSV', error.message);
+      return problems.csvNoProducts({ code: error.code, detail });
     case 'csv_not_utf8':
     case 'csv_binary':
-      return new HttpProblem(415, error.code, 'Not CSV text', error.message);
-    default:
-      return new HttpProblem(422, error.code, 'Unreadable CSV', error.message);
+      return problems.csvNotText({ code: error.code, detail });
+    case 'csv_malformed':
+      return problems.csvMalformed({ detail });
   }
 }
 
@@ -41,7 +39,7 @@ function csvProblem(error: CsvError): HttpProblem {
  * A webhook URL must be absolute http(s). One whose host is written as an address the fetch guard refuses is
  * refused now rather than failing at delivery; host names are checked when delivering.
  */
-export function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
+function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
   const text = value.trim();
   let url: URL | undefined;
   try {
@@ -54,22 +52,12 @@ export function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): st
     (url.protocol !== 'http:' && url.protocol !== 'https:') ||
     text.length > MAX_WEBHOOK_URL_LENGTH
   ) {
-    throw new HttpProblem(
-      400,
-      'invalid_webhook_url',
-      'Invalid webhook URL',
-      'webhook_url must be an absolute http or https URL of at most 2048 characters',
-    );
+    throw problems.invalidWebhookUrl({ maxLength: MAX_WEBHOOK_URL_LENGTH });
   }
   try {
     checkUrlTarget(url, addressPolicy);
   } catch (error) {
-    throw new HttpProblem(
-      400,
-      'invalid_webhook_url',
-      'Invalid webhook URL',
-      `webhook_url: ${(error as Error).message}`,
-    );
+    throw problems.invalidWebhookUrl({ refusal: (error as Error).message });
   }
   return url.href;
 }
@@ -91,12 +79,7 @@ export async function readUploadForm(
   addressPolicy: AddressPolicy,
 ): Promise<UploadForm> {
   if (!request.isMultipart()) {
-    throw new HttpProblem(
-      415,
-      'unsupported_media_type',
-      'Unsupported media type',
-      'send the CSV as multipart/form-data with a field named "file"',
-    );
+    throw problems.unsupportedMediaType();
   }
   const { upload } = context.config;
   let csv: ParsedProductCsv | undefined;
@@ -109,34 +92,19 @@ export async function readUploadForm(
   });
   for await (const part of parts) {
     if (!FORM_FIELDS.has(part.fieldname)) {
-      failure ??= new HttpProblem(
-        400,
-        'unknown_field',
-        'Unknown form field',
-        `unexpected field "${part.fieldname.slice(0, 60)}"; the form takes "file" and an optional "webhook_url"`,
-      );
+      failure ??= problems.unknownField({ field: part.fieldname });
       if (part.type === 'file') part.file.resume();
       continue;
     }
     if (part.type === 'file') {
       if (part.fieldname !== 'file') {
         part.file.resume();
-        failure ??= new HttpProblem(
-          400,
-          'invalid_field',
-          'Invalid form field',
-          `"${part.fieldname}" must be text`,
-        );
+        failure ??= problems.invalidField({ field: part.fieldname, mustBe: 'text' });
         continue;
       }
       if (fileCount++ > 0) {
         part.file.resume();
-        failure = new HttpProblem(
-          400,
-          'too_many_files',
-          'Too many files',
-          'send exactly one file, in the field "file"',
-        );
+        failure = problems.tooManyFiles();
         continue;
       }
       try {
@@ -145,12 +113,7 @@ export async function readUploadForm(
         failure ??= error;
       }
       if (part.file.truncated) {
-        failure = new HttpProblem(
-          413,
-          'upload_too_large',
-          'Upload too large',
-          `the CSV is larger than ${upload.maxUploadBytes} bytes`,
-        );
+        failure = problems.uploadTooLarge({ maxBytes: upload.maxUploadBytes });
       }
     } else if (part.fieldname === 'webhook_url') {
       try {
@@ -160,18 +123,13 @@ export async function readUploadForm(
         failure ??= error;
       }
     } else {
-      failure ??= new HttpProblem(400, 'invalid_field', 'Invalid form field', '"file" must be a file part');
+      failure ??= problems.invalidField({ field: 'file', mustBe: 'a file part' });
     }
   }
   if (failure instanceof CsvError) throw csvProblem(failure);
   if (failure) throw failure;
   if (!csv) {
-    throw new HttpProblem(
-      400,
-      'missing_file',
-      'Missing file',
-      'send the CSV in a multipart field named "file"',
-    );
+    throw problems.missingFile();
   }
   const fingerprint = createHash('sha256')
     .update(`${fileHash.digest('hex')}\n${webhookUrl ?? ''}`)

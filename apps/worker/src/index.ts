@@ -1,1 +1,1 @@
-export { type Connections, type RunningWorker, startWorker } from './worker.js';
+export { startWorker } from './worker.js';

@@ -145,7 +145,7 @@ const list = z.preprocess(
 );
 
 /** `address/prefix` (or a bare address, one host), normalised to `address/prefix`; undefined if invalid. */
-export function normaliseNetwork(entry: string): string | undefined {
+function normaliseNetwork(entry: string): string | undefined {
   const [address = '', prefix, ...rest] = entry.trim().split('/');
   const family = isIP(address);
   if (family === 0 || rest.length > 0) return undefined;

@@ -2,7 +2,7 @@ import type { ColumnRole, InputColumn } from '@imgsvc/domain';
 
 export type { ColumnRole, InputColumn };
 
-export const EXPECTED_HEADER = 'S. No.,Product Name,Input Image Urls';
+const EXPECTED_HEADER = 'S. No.,Product Name,Input Image Urls';
 
 const ROLE_BY_KEY: Readonly<Record<string, ColumnRole>> = {
   sno: 'serial_number',
@@ -20,7 +20,7 @@ const ROLE_TITLES: Readonly<Record<ColumnRole, string>> = {
 };
 
 /** Header cells match without regard to case, spaces, dots, underscores or hyphens. */
-export function headerKey(cell: string): string {
+function headerKey(cell: string): string {
   return cell
     .normalize('NFKC')
     .toLowerCase()

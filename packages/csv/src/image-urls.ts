@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
-export const MAX_URL_LENGTH = 2048;
+const MAX_URL_LENGTH = 2048;
 
 /**
  * Splits a cell of image URLs. A comma separates two URLs only where the next piece starts with a scheme,
  * so image-CDN URLs that carry commas in their path (w_300,h_200) stay whole.
  */
-export function splitImageUrls(cell: string): string[] {
+function splitImageUrls(cell: string): string[] {
   return cell
     .split(/,(?=\s*[a-z][a-z0-9+.-]*:)/i)
     .map((piece) =>
@@ -55,7 +55,7 @@ export const imageUrlSchema = z
   );
 
 /** A URL repeated in one cell (however its host is cased or its path escaped) is kept once, first spelling. */
-export function distinctUrls(urls: readonly string[]): string[] {
+function distinctUrls(urls: readonly string[]): string[] {
   const seen = new Set<string>();
   const kept: string[] = [];
   for (const url of urls) {

@@ -50,9 +50,9 @@ export class CsvError extends Error {
   }
 }
 
-export const MAX_REPORTED_ERRORS = 100;
+const MAX_REPORTED_ERRORS = 100;
 /** A record longer than this is refused: no row of valid input comes near it, an unclosed quote does. */
-export const MAX_RECORD_BYTES = 128 * 1024;
+const MAX_RECORD_BYTES = 128 * 1024;
 
 interface CsvParseError extends Error {
   code?: string;

@@ -11,10 +11,10 @@ export interface ResultProduct {
   readonly errors: readonly { readonly url: string; readonly message: string }[];
 }
 
-export const OUTPUT_URLS_COLUMN = 'Output Image Urls';
-export const ERRORS_COLUMN = 'Errors';
-export const URL_SEPARATOR = ', ';
-export const ERROR_SEPARATOR = '; ';
+const OUTPUT_URLS_COLUMN = 'Output Image Urls';
+const ERRORS_COLUMN = 'Errors';
+const URL_SEPARATOR = ', ';
+const ERROR_SEPARATOR = '; ';
 
 /**
  * A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's CSV injection advice);
@@ -24,11 +24,11 @@ export function neutraliseFormula(cell: string): string {
   return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
 }
 
-export function resultHeader(columns: readonly InputColumn[]): string[] {
+function resultHeader(columns: readonly InputColumn[]): string[] {
   return [...columns.map((column) => column.name), OUTPUT_URLS_COLUMN, ERRORS_COLUMN].map(neutraliseFormula);
 }
 
-export function resultRow(columns: readonly InputColumn[], product: ResultProduct): string[] {
+function resultRow(columns: readonly InputColumn[], product: ResultProduct): string[] {
   const inputCells: Record<InputColumn['role'], string> = {
     serial_number: String(product.serialNumber),
     product_name: product.productName,

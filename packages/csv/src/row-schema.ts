@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ColumnRole } from './header.js';
 import { imageUrlCellSchema } from './image-urls.js';
 
-export const MAX_PRODUCT_NAME_LENGTH = 500;
+const MAX_PRODUCT_NAME_LENGTH = 500;
 
 /** One data row's cells, by role, checked and converted; each issue's path names the column's role. */
 export function productRowSchema(maxUrlsPerRow: number) {
@@ -23,6 +23,3 @@ export function productRowSchema(maxUrlsPerRow: number) {
     input_image_urls: imageUrlCellSchema(maxUrlsPerRow),
   } satisfies Record<ColumnRole, z.ZodType>);
 }
-
-export type ProductRowCells = z.input<ReturnType<typeof productRowSchema>>;
-export type CheckedProductRow = z.output<ReturnType<typeof productRowSchema>>;

@@ -24,10 +24,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const DEFAULT_DATABASE_NAME = 'image_service';
+const DEFAULT_DATABASE_NAME = 'image_service';
 
 /** The database named in the URL's path, or image_service. */
-export function databaseNameOf(url: string): string {
+function databaseNameOf(url: string): string {
   const path = url.replace(/^mongodb(\+srv)?:\/\/[^/]*/, '').replace(/^\//, '');
   const name = decodeURIComponent(path.split('?')[0] ?? '');
   return name === '' ? DEFAULT_DATABASE_NAME : name;

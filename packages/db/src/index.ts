@@ -1,31 +1,13 @@
-export {
-  connectDatabase,
-  type Database,
-  DEFAULT_DATABASE_NAME,
-  databaseNameOf,
-  isDatabaseUnavailable,
-  openDatabase,
-} from './database.js';
+export { connectDatabase, type Database, isDatabaseUnavailable, openDatabase } from './database.js';
 export {
   type IdempotencyDocument,
-  type ProductDocument,
   type ProductResultDocument,
   productId,
   type RequestDocument,
-  type StoredCounts,
-  type WebhookDelivery,
-  type WebhookState,
 } from './documents.js';
+export { claimIdempotencyKey, findIdempotencyClaim, releaseIdempotencyClaim } from './idempotency.js';
 export {
-  claimIdempotencyKey,
-  findIdempotencyClaim,
-  IDEMPOTENCY_KEY_LIFETIME_MS,
-  releaseIdempotencyClaim,
-} from './idempotency.js';
-export {
-  findProduct,
   findProductResult,
-  type ProductResult,
   type ProductWithResult,
   productInputsFrom,
   productsByRows,
@@ -40,6 +22,5 @@ export {
   markRequestCompleted,
   markRequestFailed,
   markRequestInProgress,
-  type NewRequest,
   updateWebhookDelivery,
 } from './requests.js';

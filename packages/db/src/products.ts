@@ -20,7 +20,7 @@ export function productInputsFrom(
     .batchSize(1000);
 }
 
-export function findProduct(db: Database, requestId: string, row: number): Promise<ProductDocument | null> {
+function findProduct(db: Database, requestId: string, row: number): Promise<ProductDocument | null> {
   return db.products.findOne({ _id: productId(requestId, row) });
 }
 

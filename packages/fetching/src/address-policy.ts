@@ -108,7 +108,7 @@ const SPECIAL_RANGES: readonly SpecialRange[] = [
 ];
 
 /** What FETCH_ALLOW_PRIVATE_NETWORKS stands for: loopback, RFC 1918 and unique-local ranges, nothing more. */
-export const PRIVATE_NETWORKS: readonly string[] = [
+const PRIVATE_NETWORKS: readonly string[] = [
   '127.0.0.0/8',
   '::1/128',
   '10.0.0.0/8',

@@ -1,8 +1,8 @@
 import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { standardJpegQuality } from '../../../test/support/jpeg-quality.js';
 import { compressImage, ImageError, planCompression, sniffOutputFormat } from './compress-image.js';
-import { standardJpegQuality } from './jpeg-quality.js';
 
 const policy = { quality: 50, maxPixels: 50_000_000 };
 

@@ -29,14 +29,6 @@ export interface CompressedImage {
   readonly height: number;
 }
 
-export const CONTENT_TYPES: Readonly<Record<ImageFormat, string>> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  gif: 'image/gif',
-};
-
 export const FILE_EXTENSIONS: Readonly<Record<ImageFormat, string>> = {
   jpeg: 'jpg',
   png: 'png',
@@ -49,7 +41,7 @@ export const FILE_EXTENSIONS: Readonly<Record<ImageFormat, string>> = {
  * Which format a decoded input is written in. Formats with their own lossy or palette mode keep it; TIFF, a
  * container for scans and prints, becomes JPEG (PNG when it has transparency).
  */
-export function outputFormatFor(inputFormat: string, hasAlpha: boolean): ImageFormat | undefined {
+function outputFormatFor(inputFormat: string, hasAlpha: boolean): ImageFormat | undefined {
   switch (inputFormat) {
     case 'jpeg':
     case 'png':

@@ -7,11 +7,11 @@ import { findExecutable, isExecutable } from './executables.js';
 
 const run = promisify(execFile);
 
-export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
-export const FERRETDB_VERSION = 'v1.24.2';
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+const FERRETDB_VERSION = 'v1.24.2';
 
 /** Where the built binary is kept: outside the repository, shared by every checkout on the machine. */
-export function ferretDbCachePath(cacheHome: string | undefined): string {
+function ferretDbCachePath(cacheHome: string | undefined): string {
   return join(
     cacheHome ?? join(homedir(), '.cache'),
     'image-service',
@@ -43,7 +43,7 @@ async function makeWritable(path: string): Promise<void> {
  * that panics at start, because build/version/version.txt is written by FerretDB's release tooling; so the
  * module's source is fetched with `go mod download`, copied, given that file, and built.
  */
-export async function installFerretDb(
+async function installFerretDb(
   go: string,
   cacheHome: string | undefined,
   log: (message: string) => void,

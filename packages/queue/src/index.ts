@@ -1,6 +1,5 @@
 export { createRedisConnection } from './connection.js';
 export {
-  type CompletionJobData,
   completionJobData,
   JOB_NAMES,
   jobIds,
@@ -11,12 +10,9 @@ export {
   productJobData,
   QUEUE_NAMES,
   type WebhookEvent,
-  type WebhookJobData,
-  webhookEvents,
   webhookJobData,
 } from './jobs.js';
 export {
-  COORDINATION_JOB_OPTIONS,
   enqueueCompletionCheck,
   enqueueProcessImages,
   enqueueWebhook,

@@ -36,7 +36,7 @@ export type ProductJobData = z.infer<typeof productJobData>;
 export const completionJobData = z.object({ requestId });
 export type CompletionJobData = z.infer<typeof completionJobData>;
 
-export const webhookEvents = ['request.completed', 'request.failed'] as const;
+const webhookEvents = ['request.completed', 'request.failed'] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 export const webhookJobData = z.object({ requestId, event: z.enum(webhookEvents) });
 export type WebhookJobData = z.infer<typeof webhookJobData>;

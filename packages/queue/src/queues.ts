@@ -37,7 +37,7 @@ const KEEP_FINISHED: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
 };
 
 /** Coordination retries: transient MongoDB or Redis trouble should not fail a whole request. */
-export const COORDINATION_JOB_OPTIONS: JobsOptions = {
+const COORDINATION_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 1000 },
   ...KEEP_FINISHED,

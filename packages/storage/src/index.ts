@@ -1,7 +1,1 @@
-export {
-  contentKey,
-  createImageStore,
-  type ImageStore,
-  isImageKey,
-  type StoredImage,
-} from './image-store.js';
+export { contentKey, createImageStore, type ImageStore, isImageKey } from './image-store.js';

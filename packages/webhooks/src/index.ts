@@ -1,7 +1,1 @@
-export {
-  type DeliveryOptions,
-  deliverWebhook,
-  WebhookDeliveryError,
-  type WebhookMessage,
-} from './deliver-webhook.js';
-export { signWebhook } from './signature.js';
+export { deliverWebhook, WebhookDeliveryError } from './deliver-webhook.js';

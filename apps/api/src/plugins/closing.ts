@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem } from '../problem.js';
+import { problems } from '../problems.js';
 
 /**
  * Once the API has begun to close, a request that still reaches it (pipelined on a connection in use) gets
@@ -15,13 +15,6 @@ export const refuseWhileClosing = fp(async (app: FastifyInstance) => {
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close');
-    throw new HttpProblem(
-      503,
-      'shutting_down',
-      'Shutting down',
-      'this API process is stopping; send the request again',
-      {},
-      { 'retry-after': '1' },
-    );
+    throw problems.shuttingDown();
   });
 });

@@ -8,7 +8,7 @@ import { registerWithAccess } from './route-access.js';
  * The headers helmet's defaults set, worked out once: helmet's own middleware (and @fastify/helmet, which
  * builds it again for every request) would redo the same work on every answer.
  */
-export function securityHeaders(): Readonly<Record<string, string>> {
+function securityHeaders(): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   const response = {
     setHeader(name: string, value: string | number) {

@@ -1,7 +1,9 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem } from '../problem.js';
+import { problems } from '../problems.js';
+
+const RETRY_AFTER_SECONDS = 5;
 
 /** When the event loop lags past the limit, new requests get 503 with Retry-After instead of waiting. */
 export const loadShedding = fp(async (app: FastifyInstance, options: { maxEventLoopDelayMs: number }) => {
@@ -9,16 +11,9 @@ export const loadShedding = fp(async (app: FastifyInstance, options: { maxEventL
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
     sampleInterval: 100,
-    retryAfter: 5,
+    retryAfter: RETRY_AFTER_SECONDS,
     pressureHandler: () => {
-      throw new HttpProblem(
-        503,
-        'overloaded',
-        'Service overloaded',
-        'the server is too busy to answer now; try again shortly',
-        {},
-        { 'retry-after': '5' },
-      );
+      throw problems.overloaded({ retryAfterSeconds: RETRY_AFTER_SECONDS });
     },
   });
 });

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { answerWithProblem } from './problem-details.js';
 import { registerWithAccess } from './route-access.js';
 
-export const DASHBOARD_PATH = '/admin/queues';
+const DASHBOARD_PATH = '/admin/queues';
 
 const READS = new Set(['GET', 'HEAD']);
 

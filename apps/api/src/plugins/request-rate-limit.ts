@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { HttpProblem } from '../problem.js';
+import { problems } from '../problems.js';
 
 export interface RateLimitOptions {
   readonly max: number;
@@ -28,13 +28,10 @@ export const requestRateLimit = fp(async (app: FastifyInstance, options: RateLim
     skipOnError: true,
     keyGenerator: (request: FastifyRequest) => (request.owner ? `key:${request.owner}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) =>
-      new HttpProblem(
-        429,
-        'rate_limited',
-        'Too many requests',
-        `at most ${context.max} requests per ${Math.round(options.windowMs / 1000)} s; retry in ${Math.ceil(context.ttl / 1000)} s`,
-        {},
-        { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
-      ),
+      problems.rateLimited({
+        max: context.max,
+        windowMs: options.windowMs,
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
   });
 });

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
-import { notFoundProblem } from './problem-details.js';
+import { type HttpProblem, problems, sendProblem } from '../problems.js';
 
 /**
  * Who may call a route, declared by the route itself in `config.access`:
@@ -210,15 +209,15 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
       case 'tenant':
         if (tenants.empty || request.owner) return undefined;
         return {
-          problem: unauthorized('send a valid API key as "Authorization: Bearer <key>"'),
+          problem: problems.unauthorized({ credential: 'api_key' }),
           challenge: 'Bearer',
         };
       case 'metrics':
         if (metricsTokens.empty)
-          return options.metricsOffWithoutToken ? { problem: notFoundProblem(request) } : undefined;
+          return options.metricsOffWithoutToken ? { problem: notFound(request) } : undefined;
         if (metricsTokens.find(presentedSecret(request.headers.authorization, false)) >= 0) return undefined;
         return {
-          problem: unauthorized('send METRICS_TOKEN as "Authorization: Bearer <token>"'),
+          problem: problems.unauthorized({ credential: 'metrics_token' }),
           challenge: 'Bearer realm="metrics"',
         };
       case 'operator':
@@ -226,42 +225,28 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
         if (operators.find(presentedSecret(request.headers.authorization, true)) >= 0) {
           if (access === 'operator') return undefined;
           if (!options.adminDashboardWrite) {
-            return {
-              problem: new HttpProblem(
-                403,
-                'dashboard_read_only',
-                'Dashboard is read-only',
-                'the queue dashboard changes nothing unless ADMIN_DASHBOARD_WRITE is true',
-              ),
-            };
+            return { problem: problems.dashboardReadOnly() };
           }
           if (isCrossSite(request)) {
-            return {
-              problem: new HttpProblem(
-                403,
-                'cross_site_request',
-                'Cross-site request refused',
-                'the queue dashboard changes nothing on behalf of another site',
-              ),
-            };
+            return { problem: problems.crossSiteRequest() };
           }
           return undefined;
         }
         // Tenants are not told that the operators' pages exist.
-        if (operators.empty || request.owner) return { problem: notFoundProblem(request) };
+        if (operators.empty || request.owner) return { problem: notFound(request) };
         return {
-          problem: unauthorized('sign in with an operator key (ADMIN_KEYS)'),
+          problem: problems.unauthorized({ credential: 'operator_key' }),
           challenge: 'Basic realm="image-service operators"',
         };
       }
       default:
         // Unreachable while the start-up check holds; refused all the same.
-        return { problem: notFoundProblem(request) };
+        return { problem: notFound(request) };
     }
   }
 });
 
-const unauthorized = (detail: string) => new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
+const notFound = (request: FastifyRequest) => problems.notFound({ method: request.method, url: request.url });
 
 /**
  * Answers a refused request here rather than by throwing (plugins with their own error handler, such as the
@@ -270,5 +255,5 @@ const unauthorized = (detail: string) => new HttpProblem(401, 'unauthorized', 'U
 function refuse(reply: FastifyReply, request: FastifyRequest, problem: HttpProblem): FastifyReply {
   request.log.info({ code: problem.code, route: request.routeOptions.url }, problem.title);
   if (hasBody(request)) reply.header('connection', 'close');
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.url));
+  return sendProblem(reply, problem, request.url);
 }

@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { problems, requestIdParams } from '../schemas.js';
+import { problems } from '../problems.js';
+import { problemResponses, requestIdParams } from '../schemas.js';
 import { findOwnedRequest, liveProgress } from './owned-request.js';
 
 async function* asResultProducts(entries: AsyncIterable<ProductWithResult>): AsyncIterable<ResultProduct> {
@@ -38,7 +38,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
         produces: ['text/csv'],
         response: {
           200: z.unknown().describe('The result CSV (text/csv), streamed.'),
-          ...problems(401, 404, 409, 429, 503),
+          ...problemResponses(401, 404, 409, 429, 503),
         },
       },
     },
@@ -46,15 +46,10 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
       const found = await findOwnedRequest(context, request, request.params.requestId);
       if (!isFinished(found.status)) {
         const live = await liveProgress(context, found._id).catch(() => undefined);
-        const percentage = completionPercentage(found, live);
-        throw new HttpProblem(
-          409,
-          'not_finished',
-          'Request not finished',
-          `the request is ${found.status} (${percentage}%); the result is ready once it is completed`,
-          { request_status: found.status, completion_percentage: percentage },
-          { 'retry-after': '5' },
-        );
+        throw problems.notFinished({
+          status: found.status,
+          completionPercentage: completionPercentage(found, live),
+        });
       }
       const csv = resultCsvStream(found.columns, asResultProducts(productsInOrder(context.db, found._id)));
       return reply

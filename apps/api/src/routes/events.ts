@@ -7,7 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { statusView } from '../request-view.js';
-import { problems, requestIdParams } from '../schemas.js';
+import { problemResponses, requestIdParams } from '../schemas.js';
 import { findOwnedRequest, liveProgress } from './owned-request.js';
 
 const POLL_MS = 500;
@@ -36,7 +36,7 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
         produces: ['text/event-stream'],
         response: {
           200: z.unknown().describe('event: progress\\ndata: {"request_id":"…","status":"in_progress",…}'),
-          ...problems(401, 404, 429, 503),
+          ...problemResponses(401, 404, 429, 503),
         },
       },
     },

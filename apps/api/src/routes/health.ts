@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { liveness, problems, readiness } from '../schemas.js';
+import { problems } from '../problems.js';
+import { liveness, problemResponses, readiness } from '../schemas.js';
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -44,7 +44,7 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
         tags: ['operations'],
         summary: 'MongoDB and Redis are reachable',
         description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; 503 \`not_ready\` (a problem with \`checks\`) when either is not.`,
-        response: { 200: readiness, ...problems(503) },
+        response: { 200: readiness, ...problemResponses(503) },
       },
     },
     async (_request, reply) => {
@@ -54,14 +54,7 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
       ]);
       reply.header('cache-control', 'no-store');
       if (mongodb === 'ok' && redis === 'ok') return { status: 'ok' as const, checks: { mongodb, redis } };
-      const failed = Object.entries({ MongoDB: mongodb, Redis: redis }).filter(([, check]) => check !== 'ok');
-      throw new HttpProblem(
-        503,
-        'not_ready',
-        'Not ready',
-        failed.map(([server, check]) => `${server}: ${check}`).join('; '),
-        { checks: { mongodb, redis } },
-      );
+      throw problems.notReady({ checks: { mongodb, redis } });
     },
   );
 }

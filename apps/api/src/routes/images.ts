@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { problems } from '../schemas.js';
+import { problems } from '../problems.js';
+import { problemResponses } from '../schemas.js';
 
 /** Stored outputs: named by content, so they never change and may be cached for a year. */
 export async function imageRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
@@ -26,7 +26,7 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
         response: {
           200: z.unknown().describe('The image, with its content type.'),
           304: z.unknown().describe('Not modified (If-None-Match matched the ETag).'),
-          ...problems(404, 429),
+          ...problemResponses(404, 429),
         },
       },
     },
@@ -34,7 +34,7 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
       const { key } = request.params;
       const etag = `"${key.split('.')[0]}"`;
       const image = await context.store.open(key);
-      if (!image) throw new HttpProblem(404, 'image_not_found', 'Image not found', `no stored image ${key}`);
+      if (!image) throw problems.imageNotFound({ key });
       reply
         .header('cache-control', 'public, max-age=31536000, immutable')
         .header('etag', etag)

@@ -2,7 +2,7 @@ import { findRequest, type RequestDocument } from '@imgsvc/db';
 import type { LiveProgress } from '@imgsvc/job-state';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
+import { problems } from '../problems.js';
 import { isRequestId } from '../request-view.js';
 
 /** The request with that id if the caller may see it; 404 otherwise, so ids of others are not revealed. */
@@ -18,7 +18,7 @@ export async function findOwnedRequest(
       : (key: string) => findRequest(context.db, key);
   const found = isRequestId(id) ? await read(id) : null;
   if (!found || found.owner !== request.owner) {
-    throw new HttpProblem(404, 'request_not_found', 'Request not found', `no request ${id}`);
+    throw problems.requestNotFound({ id });
   }
   return found;
 }
@@ -31,13 +31,6 @@ export async function liveProgress(context: ApiContext, id: string): Promise<Liv
   try {
     return await context.jobState.readProgress(id);
   } catch {
-    throw new HttpProblem(
-      503,
-      'progress_unavailable',
-      'Service unavailable',
-      'the progress of running requests is unreachable; try again shortly',
-      {},
-      { 'retry-after': '5' },
-    );
+    throw problems.serviceUnavailable({ code: 'progress_unavailable', retryAfterSeconds: 5 });
   }
 }

@@ -2,21 +2,14 @@ import { productsByRows } from '@imgsvc/db';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { problems, productsPage, productsQuery, requestIdParams } from '../schemas.js';
+import { problems } from '../problems.js';
+import { problemResponses, productsPage, productsQuery, requestIdParams } from '../schemas.js';
 import { findOwnedRequest } from './owned-request.js';
 
 /** The cursor is the last row of the previous page, so pages never skip or repeat a product. */
 function rowAfter(cursor: string | undefined): number {
   if (cursor === undefined) return 0;
-  if (!/^\d{1,9}$/.test(cursor)) {
-    throw new HttpProblem(
-      400,
-      'invalid_cursor',
-      'Invalid cursor',
-      'pass the next_cursor of the previous page',
-    );
-  }
+  if (!/^\d{1,9}$/.test(cursor)) throw problems.invalidCursor();
   return Number(cursor);
 }
 
@@ -32,7 +25,7 @@ export async function productRoutes(app: FastifyInstance, context: ApiContext): 
           'Each product with its input URLs, output URLs and per-image errors, in CSV order. Follow `next_cursor` until it is null.',
         params: requestIdParams,
         querystring: productsQuery,
-        response: { 200: productsPage, ...problems(400, 401, 404, 429, 503) },
+        response: { 200: productsPage, ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { statusView } from '../request-view.js';
-import { problems, requestIdParams, requestStatus } from '../schemas.js';
+import { problemResponses, requestIdParams, requestStatus } from '../schemas.js';
 import { findOwnedRequest, liveProgress } from './owned-request.js';
 
 export async function statusRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
@@ -17,7 +17,7 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
         description:
           '`completion_percentage` only rises and is 100 exactly when the request is finished (`completed` or `failed`).',
         params: requestIdParams,
-        response: { 200: requestStatus, ...problems(401, 404, 429, 503) },
+        response: { 200: requestStatus, ...problemResponses(401, 404, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -5,38 +5,19 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { idempotencyScopeOf } from '../idempotency.js';
-import { HttpProblem } from '../problem.js';
-import { problems, uploadAccepted } from '../schemas.js';
+import { type HttpProblem, problems } from '../problems.js';
+import { problemResponses, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
 
 /** What a refused upload answers; nothing of it was stored. */
 function refusalProblem(refusal: UploadRefused): HttpProblem {
   switch (refusal.code) {
     case 'idempotency_key_reused':
-      return new HttpProblem(
-        422,
-        'idempotency_key_reused',
-        'Idempotency-Key reused',
-        'this Idempotency-Key was used with another file or webhook_url; use a new key for a new upload',
-      );
+      return problems.idempotencyKeyReused();
     case 'idempotency_key_in_use':
-      return new HttpProblem(
-        409,
-        'idempotency_key_in_use',
-        'Idempotency-Key in use',
-        'the first upload with this key is still being stored; retry in a moment',
-        {},
-        { 'retry-after': '1' },
-      );
+      return problems.idempotencyKeyInUse();
     case 'queue_unavailable':
-      return new HttpProblem(
-        503,
-        'queue_unavailable',
-        'Service unavailable',
-        'the job queue is unreachable; try again shortly',
-        {},
-        { 'retry-after': '5' },
-      );
+      return problems.serviceUnavailable({ code: 'queue_unavailable', retryAfterSeconds: 5 });
   }
 }
 
@@ -53,7 +34,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
         description:
           'Answers 202 at once with the request id; the images are processed in the background. The whole file is checked first: any problem is a 4xx listing them (line, column, message), and nothing is stored.',
         consumes: ['multipart/form-data'],
-        response: { 202: uploadAccepted, ...problems(400, 401, 409, 413, 415, 422, 429, 503) },
+        response: { 202: uploadAccepted, ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {

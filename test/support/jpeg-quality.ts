@@ -1,11 +1,11 @@
 /** The example tables of the JPEG standard (ITU T.81, Annex K), in natural (row-major) order. */
-export const STANDARD_LUMINANCE_TABLE: readonly number[] = [
+const STANDARD_LUMINANCE_TABLE: readonly number[] = [
   16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22,
   29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103,
   121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
-export const STANDARD_CHROMINANCE_TABLE: readonly number[] = [
+const STANDARD_CHROMINANCE_TABLE: readonly number[] = [
   17,
   18,
   24,
@@ -49,14 +49,14 @@ const ZIGZAG_TO_NATURAL: readonly number[] = [
 ];
 
 /** libjpeg's jpeg_quality_scaling and jpeg_add_quant_table with force_baseline. */
-export function scaledStandardTable(base: readonly number[], quality: number): number[] {
+function scaledStandardTable(base: readonly number[], quality: number): number[] {
   const q = Math.min(100, Math.max(1, Math.round(quality)));
   const scale = q < 50 ? Math.floor(5000 / q) : 200 - q * 2;
   return base.map((value) => Math.min(255, Math.max(1, Math.floor((value * scale + 50) / 100))));
 }
 
 /** Reads the quantisation tables of a JPEG file, by table id, in natural order. */
-export function readJpegQuantisationTables(bytes: Uint8Array): Map<number, number[]> {
+function readJpegQuantisationTables(bytes: Uint8Array): Map<number, number[]> {
   const tables = new Map<number, number[]>();
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error('not a JPEG file');
   let offset = 2;
