@@ -10,4 +10,4 @@ export {
   retryAfterMs,
   type SourceValidators,
 } from './fetch-image.js';
-export { checkUrlTarget, createGuardedAgent } from './guarded-agent.js';
+export { checkUrlTarget, createGuardedAgent, type HostLookup } from './guarded-agent.js';
