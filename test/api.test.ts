@@ -173,3 +173,32 @@ describe('the API when it cannot serve', () => {
     }
   });
 });
+
+describe('the API with WEBHOOK_URL', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi('api_default_webhook', { WEBHOOK_URL: 'https://hooks.example/default' });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  async function webhookOf(form: FormData): Promise<unknown> {
+    const response = await fetch(`${api.url}/api/upload`, { method: 'POST', body: form });
+    expect(response.status).toBe(202);
+    const { request_id: id } = (await response.json()) as { request_id: string };
+    return ((await (await fetch(`${api.url}/api/status/${id}`)).json()) as { webhook?: unknown }).webhook;
+  }
+
+  it('sends the callback of an upload that names no webhook to WEBHOOK_URL, and of one that names its own there', async () => {
+    expect(await webhookOf(csvForm(VALID_CSV))).toMatchObject({
+      url: 'https://hooks.example/default',
+      state: 'pending',
+      attempts: 0,
+    });
+    expect(await webhookOf(csvForm(VALID_CSV, { webhook_url: 'https://hooks.example/own' }))).toMatchObject({
+      url: 'https://hooks.example/own',
+      state: 'pending',
+    });
+  });
+});

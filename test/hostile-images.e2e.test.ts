@@ -64,6 +64,26 @@ describe('hostile and broken images, end to end', () => {
       type: 'image/jpeg',
     });
     const huge = Buffer.concat([photo, Buffer.alloc(MAX_IMAGE_BYTES)]);
+    // LZW: TIFF's default JPEG compression cannot hold an alpha channel.
+    bodies.set('/transparent.tiff', {
+      body: await sharp(await photoLikeJpeg(240, 160, 15))
+        .ensureAlpha(0.5)
+        .tiff({ compression: 'lzw' })
+        .toBuffer(),
+      type: 'image/tiff',
+    });
+    bodies.set('/drawing.svg', {
+      body: Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle r="30"/></svg>',
+      ),
+      type: 'image/svg+xml',
+    });
+    bodies.set('/leaflet.pdf', {
+      body: Buffer.from(
+        '%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n',
+      ),
+      type: 'application/pdf',
+    });
 
     images = await startHttpServer((request, response) => {
       const path = new URL(request.url ?? '/', 'http://x').pathname;
@@ -82,7 +102,25 @@ describe('hostile and broken images, end to end', () => {
         response.end(file.body);
         return;
       }
+      const hops = /^\/hops\/(\d+)\.jpg$/.exec(path);
+      if (hops) {
+        const left = Number(hops[1]);
+        response.writeHead(302, { location: left > 1 ? `/hops/${left - 1}.jpg` : '/ok/a.jpg' });
+        response.end();
+        return;
+      }
       switch (path) {
+        case '/no-location.jpg':
+          response.writeHead(302);
+          response.end();
+          return;
+        case '/bad-location.jpg':
+          response.writeHead(301, { location: 'http://[images.example/a.jpg' });
+          response.end();
+          return;
+        case '/reset.jpg':
+          request.socket.destroy();
+          return;
         case '/flaky.jpg':
           flakyCalls += 1;
           if (flakyCalls <= 2) {
@@ -127,6 +165,7 @@ describe('hostile and broken images, end to end', () => {
       FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
       FETCH_TIMEOUT_MS: '1500',
       FETCH_MAX_ATTEMPTS: '3',
+      FETCH_MAX_REDIRECTS: '2',
       FETCH_RETRY_MAX_DELAY_MS: '200',
       MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES),
       WORKER_CONCURRENCY: '2',
@@ -237,6 +276,50 @@ describe('hostile and broken images, end to end', () => {
     // The 500 was retried up to FETCH_MAX_ATTEMPTS; the 404 was not retried.
     expect(images.hits.filter((hit) => hit === '/error.jpg')).toHaveLength(3);
     expect(images.hits.filter((hit) => hit === '/missing.jpg')).toHaveLength(1);
+  }, 90_000);
+
+  it('follows FETCH_MAX_REDIRECTS redirects, and names bad redirects, dropped connections and formats it does not take', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      `1,Redirects,"${url('/hops/2.jpg')}, ${url('/hops/3.jpg')}"`,
+      `2,Bad redirects,"${url('/no-location.jpg')}, ${url('/bad-location.jpg')}"`,
+      `3,Dropped,${url('/reset.jpg')}`,
+      `4,Formats,"${url('/drawing.svg')}, ${url('/leaflet.pdf')}, ${url('/transparent.tiff')}"`,
+    ].join('\n');
+    const { rows, counts } = await runRequest(csv);
+    expect(counts).toEqual({
+      products: 4,
+      products_done: 4,
+      images: 8,
+      images_succeeded: 2,
+      images_failed: 6,
+    });
+    const row = (serial: string) => rows.find((entry) => entry[0] === serial) ?? [];
+    // FETCH_MAX_REDIRECTS is 2 here: two hops reach the image, a third is one too many.
+    expect(row('1')[3]?.split(', ')).toEqual([expect.stringMatching(/\/images\/[0-9a-f]{64}\.jpg$/), '']);
+    expect(row('1')[4]).toBe(`${url('/hops/3.jpg')}: too_many_redirects (more than 2 redirects)`);
+    expect(row('2')[4]).toBe(
+      `${url('/no-location.jpg')}: bad_redirect (a 302 answer without a Location); ` +
+        `${url('/bad-location.jpg')}: bad_redirect (a redirect to an invalid URL)`,
+    );
+    expect(row('3')[4]).toMatch(
+      new RegExp(`^${url('/reset.jpg').replaceAll('.', '\\.')}: connection_error \\(the connection failed`),
+    );
+    // A dropped connection is worth another attempt, up to FETCH_MAX_ATTEMPTS.
+    expect(images.hits.filter((hit) => hit === '/reset.jpg')).toHaveLength(3);
+    expect(row('4')[4]).toBe(
+      `${url('/drawing.svg')}: unsupported_format (svg images are not supported); ` +
+        `${url('/leaflet.pdf')}: unsupported_format (pdf images are not supported)`,
+    );
+    const tiffOutput = row('4')[3]?.split(', ')[2] ?? '';
+    expect(tiffOutput).toMatch(/\/images\/[0-9a-f]{64}\.png$/);
+    const png = Buffer.from(await (await fetch(tiffOutput)).arrayBuffer());
+    expect(await sharp(png).metadata()).toMatchObject({
+      format: 'png',
+      width: 240,
+      height: 160,
+      hasAlpha: true,
+    });
   }, 90_000);
 
   it('gives the same outputs to the same images uploaded again, without encoding them again', async () => {

@@ -12,6 +12,10 @@ import { pollUntil } from './support/poll.js';
 import { type RunningService, startService } from './support/programs.js';
 import { testMongoUrl, testRedisUrl } from './support/servers.js';
 
+// Images and the webhook receiver stand in for public hosts on 127.0.0.2, the one address FETCH_ALLOW_NETWORKS
+// opens: the worker fetches and calls back with the address guard on, as in production.
+const PUBLIC_STAND_IN = '127.0.0.2';
+
 const WEBHOOK_SECRET = `whsec_${Buffer.from('end-to-end test secret, 32 bytes!').toString('base64')}`;
 
 const PHOTOS = [
@@ -46,20 +50,20 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
         height: photo.height,
       });
     }
-    images = await startHttpServer(serveFiles(photos));
+    images = await startHttpServer(serveFiles(photos), PUBLIC_STAND_IN);
     receiver = await startHttpServer(async (request, response) => {
       const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(request.headers)) headers[key] = String(value);
       webhooks.push({ headers, body: await readBody(request) });
       response.statusCode = 204;
       response.end();
-    });
+    }, PUBLIC_STAND_IN);
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-e2e-'));
     service = await startService({
       MONGO_URL: testMongoUrl('pipeline'),
       REDIS_URL: await testRedisUrl(),
       STORAGE_DIR: storageDir,
-      FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
+      FETCH_ALLOW_NETWORKS: `${PUBLIC_STAND_IN}/32`,
       WEBHOOK_SECRET,
       WORKER_CONCURRENCY: '2',
     });

@@ -42,3 +42,35 @@ describe('production settings', () => {
     }
   });
 });
+
+describe('an API without tenant keys', () => {
+  it('listens on loopback only, whatever HOST asks for, and says so', async () => {
+    const port = await freePort();
+    const api = startProgram('api', {
+      NODE_ENV: 'development',
+      HOST: '0.0.0.0',
+      PORT: String(port),
+      MONGO_URL: testMongoUrl('open_api_loopback'),
+      REDIS_URL: await testRedisUrl(),
+    });
+    try {
+      await apiReady(`http://127.0.0.1:${port}`, api);
+      // A wildcard listener would answer on every loopback address; this one answers on 127.0.0.1 alone.
+      await expect(fetch(`http://127.0.0.2:${port}/health/live`)).rejects.toMatchObject({
+        cause: { code: 'ECONNREFUSED' },
+      });
+      const warning = api
+        .output()
+        .split('\n')
+        .find((line) => line.includes('API_KEYS is not set'));
+      expect(JSON.parse(warning ?? '{}')).toMatchObject({
+        level: 'warn',
+        requested_host: '0.0.0.0',
+        host: '127.0.0.1',
+        msg: 'API_KEYS is not set: the API is open to anyone who can reach it, so it listens on loopback only',
+      });
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_KEY_LIFETIME_MS } from '@imgsvc/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, csvForm, problemOf, startTestApi, type TestApi } from './support/api.js';
 
@@ -589,5 +590,51 @@ describe('Idempotency-Key', () => {
       requests: (before.requests ?? 0) + 1,
       products: (before.products ?? 0) + 1,
     });
+  });
+  /** Moves the key's claim back in time, as if its first upload was that long ago. */
+  async function ageClaim(requestId: string, ageMs: number): Promise<void> {
+    const moved = await api.db.idempotencyKeys.updateOne(
+      { request_id: requestId },
+      { $set: { created_at: new Date(Date.now() - ageMs) } },
+    );
+    expect(moved.matchedCount).toBe(1);
+  }
+
+  it('a key answers with its first request for 24 hours, and is a new key after that', async () => {
+    const first = (await (await send('order-1003', 'alice-key', csv(ROW))).json()) as { request_id: string };
+    await ageClaim(first.request_id, IDEMPOTENCY_KEY_LIFETIME_MS - 60_000);
+    const within = await send('order-1003', 'alice-key', csv(ROW));
+    expect(within.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await within.json()) as { request_id: string }).request_id).toBe(first.request_id);
+
+    await ageClaim(first.request_id, IDEMPOTENCY_KEY_LIFETIME_MS + 60_000);
+    // Expired, the key may even come with another file: that is a new upload, not a 422.
+    const before = await api.stored();
+    const after = await send('order-1003', 'alice-key', csv('1,Tote,https://img.example/new.jpg'));
+    expect(after.status).toBe(202);
+    expect(after.headers.get('idempotent-replayed')).toBeNull();
+    const second = (await after.json()) as { request_id: string };
+    expect(second.request_id).not.toBe(first.request_id);
+    expect(await api.stored()).toMatchObject({
+      requests: (before.requests ?? 0) + 1,
+      idempotency_keys: before.idempotency_keys,
+    });
+    const again = await send('order-1003', 'alice-key', csv('1,Tote,https://img.example/new.jpg'));
+    expect(((await again.json()) as { request_id: string }).request_id).toBe(second.request_id);
+  });
+
+  it('a key whose first request is not stored answers 409 idempotency_key_in_use, to be retried', async () => {
+    const first = (await (await send('order-1004', 'alice-key', csv(ROW))).json()) as { request_id: string };
+    // As while a first upload is withdrawn (its job could not be queued): the claim is there, the request not.
+    await api.db.requests.deleteOne({ _id: first.request_id });
+    const before = await api.stored();
+    const answer = await send('order-1004', 'alice-key', csv(ROW));
+    expect(answer.status).toBe(409);
+    expect(answer.headers.get('retry-after')).toBe('1');
+    expect(await problemOf(answer)).toMatchObject({
+      code: 'idempotency_key_in_use',
+      detail: 'the first upload with this key is still being stored; retry in a moment',
+    });
+    expect(await api.stored()).toEqual(before);
   });
 });

@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '@imgsvc/local-services';
-import { createLogger } from '@imgsvc/logging';
+import { createLogger, type Logger } from '@imgsvc/logging';
 import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +56,37 @@ describe("the worker's metrics listener", () => {
     });
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toContain('jobs_total');
+  });
+  it('logs a port already in use and goes on without the listener, leaving the port to its owner', async () => {
+    const occupant = createServer((_request, response) => response.end('occupant'));
+    await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
+    servers.push(occupant);
+    const { port } = occupant.address() as AddressInfo;
+    const logged: { level: string; fields: Record<string, unknown>; message: string }[] = [];
+    const note =
+      (level: string) =>
+      (fields: Record<string, unknown>, message: string): void => {
+        logged.push({ level, fields, message });
+      };
+    const log = { error: note('error'), warn: note('warn'), info: note('info') } as unknown as Logger;
+    const server = await serveWorkerMetrics(createWorkerMetrics(queues), {
+      host: '127.0.0.1',
+      port,
+      token: undefined,
+      log,
+    });
+    expect(server).toBeUndefined();
+    expect(logged).toEqual([
+      {
+        level: 'error',
+        fields: expect.objectContaining({
+          host: '127.0.0.1',
+          port,
+          err: expect.objectContaining({ code: 'EADDRINUSE' }),
+        }),
+        message: 'worker metrics not served: the address is unavailable',
+      },
+    ]);
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toBe('occupant');
   });
 });

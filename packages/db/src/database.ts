@@ -6,6 +6,7 @@ import {
   MongoNetworkError,
   MongoOperationTimeoutError,
   MongoServerSelectionError,
+  MongoTopologyClosedError,
 } from 'mongodb';
 import type {
   IdempotencyDocument,
@@ -25,6 +26,9 @@ export interface Database {
 }
 
 const DEFAULT_DATABASE_NAME = 'image_service';
+
+/** How long a program that started while the database was down waits between attempts to connect. */
+const CONNECT_RETRY_MS = 2000;
 
 /** The database named in the URL's path, or image_service. */
 function databaseNameOf(url: string): string {
@@ -69,21 +73,26 @@ export async function connectDatabase(url: string, appName: string): Promise<Dat
 }
 
 /**
- * For long-running programs: returns at once, whether or not the server is up. The driver connects on first
- * use and reconnects after an outage; the indexes are ensured in the background, retried until they are.
+ * For long-running programs: returns at once, whether or not the server is up. Connects and ensures the indexes
+ * in the background, retried until both are done; once connected, the driver reconnects by itself after an
+ * outage.
  */
 export function openDatabase(url: string, appName: string, onRetry: (error: unknown) => void): Database {
-  const database = databaseFor(clientFor(url, appName), url);
+  const client = clientFor(url, appName);
+  const database = databaseFor(client, url);
   let closed = false;
   void (async () => {
     while (!closed) {
       try {
+        // A client whose first connection failed keeps its closed topology, and every operation after fails
+        // with "Topology is closed" however long the server has been back; connecting again opens a new one.
+        await client.connect();
         await ensureIndexes(database);
         return;
       } catch (error) {
         if (closed) return;
         onRetry(error);
-        await delay(5000, undefined, { ref: false });
+        await delay(CONNECT_RETRY_MS, undefined, { ref: false });
       }
     }
   })();
@@ -114,6 +123,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 4; depth += 1) {
     if (current instanceof MongoNetworkError || current instanceof MongoServerSelectionError) return true;
     if (current instanceof MongoOperationTimeoutError) return true;
+    // The topology a failed first connection left behind, until openDatabase's next attempt replaces it.
+    if (current instanceof MongoTopologyClosedError) return true;
     if (current instanceof MongoError) {
       if (current.hasErrorLabel('RetryableWriteError') || UNAVAILABLE.test(current.message)) return true;
     }

@@ -3,7 +3,7 @@ import type { Database } from './database.js';
 import type { IdempotencyDocument } from './documents.js';
 
 /** How long an Idempotency-Key answers with its first request; after that the key may be used afresh. */
-const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
 const DUPLICATE_KEY = 11000;
 

@@ -5,7 +5,12 @@ export {
   productId,
   type RequestDocument,
 } from './documents.js';
-export { claimIdempotencyKey, findIdempotencyClaim, releaseIdempotencyClaim } from './idempotency.js';
+export {
+  claimIdempotencyKey,
+  findIdempotencyClaim,
+  IDEMPOTENCY_KEY_LIFETIME_MS,
+  releaseIdempotencyClaim,
+} from './idempotency.js';
 export {
   findProductResult,
   type ProductWithResult,

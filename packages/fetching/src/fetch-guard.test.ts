@@ -1,12 +1,10 @@
-import dns from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressPolicy } from './address-policy.js';
 import { FetchError } from './fetch-errors.js';
 import { createImageFetcher, retryAfterMs } from './fetch-image.js';
-import { checkUrlTarget } from './guarded-agent.js';
+import { checkUrlTarget, type HostLookup } from './guarded-agent.js';
 
 interface Target {
   readonly server: Server;
@@ -109,6 +107,12 @@ const guarded = (overrides: Partial<Parameters<typeof createImageFetcher>[0]> = 
     ...overrides,
   });
 
+/** A resolver that fails as getaddrinfo does: no such name (ENOTFOUND), or no answer for now (EAI_AGAIN). */
+function failingLookup(code: 'ENOTFOUND' | 'EAI_AGAIN'): HostLookup {
+  return (hostname, _options, callback) =>
+    callback(Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code }), []);
+}
+
 /** The guard's verdict on a URL written with an address, decided without any connection. */
 function urlRefusal(url: string, policy = standInOpen): FetchError | undefined {
   try {
@@ -157,12 +161,9 @@ describe('the address guard', () => {
     const fetcher = guarded({ timeoutMs: 1000 });
     const refused = await failure(fetcher.fetchImage(`http://localhost:${victim.port}/x.jpg`));
     // No name is looked up for real: the resolver answers "no such name" as DNS would for an unknown host.
-    const lookup = dns.lookup;
-    dns.lookup = ((_hostname: string, _options: unknown, callback: (error: Error) => void) =>
-      callback(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }))) as never;
-    syncBuiltinESMExports();
+    const unknown = guarded({ timeoutMs: 1000, lookup: failingLookup('ENOTFOUND') });
     try {
-      const missing = await failure(fetcher.fetchImage('http://no-such-host.internal.test/x.jpg'));
+      const missing = await failure(unknown.fetchImage('http://no-such-host.internal.test/x.jpg'));
       expect([missing.code, missing.message, missing.retryable]).toEqual([
         refused.code,
         refused.message,
@@ -170,8 +171,50 @@ describe('the address guard', () => {
       ]);
       expect(missing.detail).toBe('no-such-host.internal.test does not resolve (ENOTFOUND)');
     } finally {
-      dns.lookup = lookup;
-      syncBuiltinESMExports();
+      await Promise.all([fetcher.close(), unknown.close()]);
+    }
+  });
+
+  it('reports a resolver that cannot answer for now as dns_error, after trying again', async () => {
+    const calls: string[] = [];
+    const fetcher = guarded({
+      timeoutMs: 1000,
+      attempts: 3,
+      lookup: (hostname, options, callback) => {
+        calls.push(hostname);
+        failingLookup('EAI_AGAIN')(hostname, options, callback);
+      },
+    });
+    try {
+      const error = await failure(
+        fetcher.fetchImage(`http://images.example.test:${publicServer.port}/a.jpg`),
+      );
+      expect([error.code, error.message, error.retryable]).toEqual([
+        'dns_error',
+        'the host name could not be resolved right now',
+        true,
+      ]);
+      expect(calls).toEqual(Array(3).fill('images.example.test'));
+    } finally {
+      await fetcher.close();
+    }
+  });
+
+  it('uses the answer of a resolver that recovers between attempts', async () => {
+    let calls = 0;
+    const fetcher = guarded({
+      timeoutMs: 1000,
+      attempts: 3,
+      lookup: (hostname, options, callback) => {
+        calls += 1;
+        if (calls < 3) failingLookup('EAI_AGAIN')(hostname, options, callback);
+        else callback(null, [{ address: PUBLIC_STAND_IN, family: 4 }]);
+      },
+    });
+    try {
+      const fetched = await fetcher.fetchImage(`http://images.example.test:${publicServer.port}/a.jpg`);
+      expect([fetched.bytes.toString(), fetched.attempts]).toEqual(['image', 3]);
+    } finally {
       await fetcher.close();
     }
   });

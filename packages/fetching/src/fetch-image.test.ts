@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressPolicy } from './address-policy.js';
 import { FetchError } from './fetch-errors.js';
@@ -51,6 +51,14 @@ beforeAll(async () => {
     }
     if (path === '/redirect') {
       response.writeHead(302, { location: '/ok' });
+      return response.end();
+    }
+    if (path === '/no-location') {
+      response.writeHead(302);
+      return response.end();
+    }
+    if (path === '/bad-location') {
+      response.writeHead(301, { location: 'http://[images.example/a.jpg' });
       return response.end();
     }
     if (path === '/loop') {
@@ -152,5 +160,54 @@ describe('conditional downloads', () => {
   it('keeps no validator a header could not carry back, and refuses a 304 it did not ask for', async () => {
     expect((await open.fetchImage(`${base}/odd-validator`)).validators).toBeUndefined();
     expect((await failure(open.fetchImage(`${base}/unconditional-304`))).code).toBe('http_304');
+  });
+});
+
+describe('connections and redirects that go wrong', () => {
+  it('reports a redirect without a Location, or to something that is not a URL, as bad_redirect', async () => {
+    const missing = await failure(open.fetchImage(`${base}/no-location`));
+    expect([missing.code, missing.message, missing.retryable]).toEqual([
+      'bad_redirect',
+      'a 302 answer without a Location',
+      false,
+    ]);
+    const invalid = await failure(open.fetchImage(`${base}/bad-location`));
+    expect([invalid.code, invalid.message, invalid.retryable]).toEqual([
+      'bad_redirect',
+      'a redirect to an invalid URL',
+      false,
+    ]);
+    expect(hits.filter((hit) => hit === '/no-location' || hit === '/bad-location')).toHaveLength(2);
+  });
+
+  it('reports a port nobody listens on as connection_error, a failure worth another attempt', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const error = await failure(open.fetchImage(`http://127.0.0.1:${port}/a.jpg`));
+    expect([error.code, error.message, error.retryable]).toEqual([
+      'connection_error',
+      'the connection failed (ECONNREFUSED)',
+      true,
+    ]);
+  });
+
+  it('reports a server that resets the connection as connection_error, after three attempts', async () => {
+    let connections = 0;
+    const resetting = createTcpServer((socket: Socket) => {
+      connections += 1;
+      socket.once('data', () => socket.resetAndDestroy());
+    });
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = resetting.address() as AddressInfo;
+      const error = await failure(open.fetchImage(`http://127.0.0.1:${port}/a.jpg`));
+      expect([error.code, error.retryable]).toEqual(['connection_error', true]);
+      expect(error.message).toMatch(/^the connection failed \((ECONNRESET|UND_ERR_SOCKET)\)$/);
+      expect(connections).toBe(3);
+    } finally {
+      await new Promise((resolve) => resetting.close(resolve));
+    }
   });
 });

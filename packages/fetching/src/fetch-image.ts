@@ -3,7 +3,7 @@ import { type Agent, request } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 import { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
 import { FetchError, findFetchError } from './fetch-errors.js';
-import { checkUrlTarget, createGuardedAgent } from './guarded-agent.js';
+import { checkUrlTarget, createGuardedAgent, type HostLookup } from './guarded-agent.js';
 
 export interface ImageFetchOptions {
   /** Which addresses may be reached: checked on every URL, redirect and connection. */
@@ -23,6 +23,8 @@ export interface ImageFetchOptions {
   readonly concurrency?: number;
   readonly concurrencyPerHost?: number;
   readonly userAgent?: string;
+  /** How host names are resolved; the system resolver unless given. */
+  readonly lookup?: HostLookup;
 }
 
 /** What a server said identifies the version of what it sent (RFC 9110 ETag and Last-Modified). */
@@ -65,7 +67,7 @@ export interface ImageFetcher {
   close(): Promise<void>;
 }
 
-type Settings = Required<ImageFetchOptions>;
+type Settings = Required<Omit<ImageFetchOptions, 'lookup'>>;
 
 type HopOutcome =
   | { readonly kind: 'redirect'; readonly location: string | string[] | undefined; readonly status: number }
@@ -257,6 +259,7 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
     addressPolicy: settings.addressPolicy,
     connectTimeoutMs: Math.min(settings.timeoutMs, 10_000),
     connectionsPerOrigin: settings.concurrencyPerHost,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   const overall = new Semaphore(settings.concurrency);
   const perHost = new KeyedSemaphore(settings.concurrencyPerHost);

@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent } from 'undici';
 import { type AddressPolicy, literalAddress } from './address-policy.js';
@@ -9,13 +9,23 @@ function described(policy: AddressPolicy, address: string): string {
   return `${address} (${policy.judge(address).class})`;
 }
 
+/** How a host name becomes its addresses: every address it has, with node:dns lookup's arguments. */
+export type HostLookup = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/** The system resolver (getaddrinfo: /etc/hosts, then DNS). */
+const systemLookup: HostLookup = (hostname, options, callback) => dnsLookup(hostname, options, callback);
+
 /**
  * Resolves a host and keeps only the addresses the policy allows. The socket connects to an address this
  * function returned, so no later DNS answer can swap in another one.
  */
-function guardedLookup(policy: AddressPolicy): LookupFunction {
+function guardedLookup(policy: AddressPolicy, lookup: HostLookup): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) {
         // A name that does not exist fails as one that resolves to a refused address: otherwise a tenant could
         // tell which internal names exist. A temporary failure (EAI_AGAIN) stays itself, to be retried.
@@ -53,6 +63,8 @@ export interface AgentOptions {
   readonly addressPolicy: AddressPolicy;
   readonly connectTimeoutMs: number;
   readonly connectionsPerOrigin: number;
+  /** How host names are resolved; the system resolver unless given. */
+  readonly lookup?: HostLookup;
 }
 
 /** A keep-alive connection pool whose every connection goes through the address check. */
@@ -60,6 +72,9 @@ export function createGuardedAgent(options: AgentOptions): Agent {
   return new Agent({
     connections: options.connectionsPerOrigin,
     keepAliveTimeout: 10_000,
-    connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.addressPolicy) },
+    connect: {
+      timeout: options.connectTimeoutMs,
+      lookup: guardedLookup(options.addressPolicy, options.lookup ?? systemLookup),
+    },
   });
 }

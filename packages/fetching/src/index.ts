@@ -6,4 +6,4 @@ export {
   type ImageFetcher,
   type SourceValidators,
 } from './fetch-image.js';
-export { checkUrlTarget, createGuardedAgent } from './guarded-agent.js';
+export { checkUrlTarget, createGuardedAgent, type HostLookup } from './guarded-agent.js';

@@ -95,6 +95,20 @@ describe('compressImage', () => {
     expect(standardJpegQuality(tiff.data)).toBe(50);
   });
 
+  it('turns a TIFF with transparency into a palette PNG that keeps it', async () => {
+    // LZW: TIFF's default JPEG compression cannot hold an alpha channel.
+    const input = await (await photo(90, 70)).ensureAlpha(0.4).tiff({ compression: 'lzw' }).toBuffer();
+    expect((await sharp(input).metadata()).hasAlpha).toBe(true);
+    const output = await compressImage(input, policy);
+    expect(output).toMatchObject({ format: 'png', width: 90, height: 70 });
+    const metadata = await sharp(output.data).metadata();
+    expect([metadata.format, metadata.isPalette, metadata.hasAlpha]).toEqual(['png', true, true]);
+    // Every pixel was 40% opaque; the palette keeps them all see-through, near that opacity.
+    const [alpha] = (await sharp(output.data).extractChannel(3).stats()).channels;
+    expect(alpha?.max).toBeLessThan(255);
+    expect(Math.abs((alpha?.mean ?? 0) - 0.4 * 255)).toBeLessThan(25);
+  });
+
   it('keeps AVIF as AVIF and an animated GIF animated, frame size unchanged', async () => {
     const avif = await compressImage(await (await photo(64, 48)).avif({ quality: 90 }).toBuffer(), policy);
     expect(avif).toMatchObject({ format: 'avif', width: 64, height: 48 });
@@ -143,6 +157,40 @@ describe('compressImage', () => {
   it('decides the format from the bytes, whatever the content was called', async () => {
     const html = Buffer.from('<!doctype html><html><body>not a picture</body></html>');
     expect((await refusal(html)).code).toBe('not_an_image');
+  });
+
+  it('refuses SVG, HEIC (HEVC), PDF and camera RAW files as unsupported formats', async () => {
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30"/></svg>',
+    );
+    // HEIC is AVIF's container with HEVC inside: the decoder tells them apart by the file's brand.
+    const avif = await (await photo(40, 30)).avif().toBuffer();
+    const heic = Buffer.from(avif.toString('latin1').replaceAll('avif', 'heic'), 'latin1');
+    const pdf = Buffer.from(
+      '%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n',
+    );
+    const tiff = await (await photo(40, 30)).tiff().toBuffer();
+    // Canon CR2: a TIFF whose header carries "CR" and a version after the first IFD's offset.
+    const cr2 = Buffer.concat([tiff.subarray(0, 8), Buffer.from('CR\x02\x00', 'latin1'), tiff.subarray(12)]);
+    const fuji = Buffer.concat([Buffer.from('FUJIFILMCCD-RAW 0201FF383501', 'latin1'), Buffer.alloc(200)]);
+    const refused = {
+      svg: await refusal(svg),
+      heic: await refusal(heic),
+      pdf: await refusal(pdf),
+      cr2: await refusal(cr2),
+      raf: await refusal(fuji),
+    };
+    expect(Object.fromEntries(Object.entries(refused).map(([name, error]) => [name, error.code]))).toEqual({
+      svg: 'unsupported_format',
+      heic: 'unsupported_format',
+      pdf: 'unsupported_format',
+      cr2: 'unsupported_format',
+      raf: 'unsupported_format',
+    });
+    expect(refused.svg.message).toBe('svg images are not supported');
+    expect(refused.heic.message).toBe('heic images are not supported');
+    expect(refused.pdf.message).toBe('pdf images are not supported');
+    expect(refused.cr2.message).toBe('raw images are not supported');
   });
 
   it('refuses an image with more pixels than allowed before decoding it', async () => {

@@ -88,6 +88,23 @@ export const ENCODER_SETTINGS = {
   webp: { effort: 2 },
 } as const;
 
+/**
+ * Formats refused before the decoder sees them, known by their first bytes: PDF, which the decoder does not
+ * read (it would be "not an image"), and camera RAW files, some of which are TIFF inside and would be taken for
+ * a TIFF. DNG, NEF and ARW files have no signature of their own and are still read as TIFF.
+ */
+function refusedFormatOf(bytes: Uint8Array): string | undefined {
+  const ascii = (start: number, end: number) => String.fromCharCode(...bytes.subarray(start, end));
+  if (ascii(0, 5) === '%PDF-') return 'pdf';
+  const tiff = ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*';
+  if (tiff && ascii(8, 10) === 'CR') return 'raw'; // Canon CR2
+  if (ascii(4, 12) === 'ftypcrx ') return 'raw'; // Canon CR3
+  if (ascii(0, 16) === 'FUJIFILMCCD-RAW ') return 'raw'; // Fujifilm RAF
+  if (['IIRO', 'IIRS', 'MMOR'].includes(ascii(0, 4))) return 'raw'; // Olympus ORF
+  if (ascii(0, 4) === 'IIU\0') return 'raw'; // Panasonic RW2
+  return undefined;
+}
+
 /** What an image will become, decided from its header alone (no pixel is decoded yet). */
 export interface CompressionPlan {
   readonly output: ImageFormat;
@@ -101,6 +118,8 @@ export async function planCompression(
   bytes: Uint8Array,
   policy: CompressionPolicy,
 ): Promise<CompressionPlan> {
+  const refused = refusedFormatOf(bytes);
+  if (refused) throw new ImageError('unsupported_format', `${refused} images are not supported`);
   let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();

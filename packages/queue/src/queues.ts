@@ -21,6 +21,9 @@ export function openQueues(connection: Redis): Queues {
   const requests = new Queue<ProcessImagesData | CompletionJobData>(QUEUE_NAMES.requests, { connection });
   const products = new Queue<ProductJobData>(QUEUE_NAMES.products, { connection });
   const webhooks = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, { connection });
+  // As for the connection itself: failures reach callers through their commands. Without a listener, BullMQ
+  // prints a stack trace for every failed reconnection while Redis is down.
+  for (const queue of [requests, products, webhooks]) queue.on('error', () => {});
   return {
     requests,
     products,
