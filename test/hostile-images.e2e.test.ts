@@ -293,7 +293,12 @@ describe('hostile and broken images, end to end', () => {
       images: 8,
       images_succeeded: 2,
       images_failed: 6,
-      failures_by_code: { bad_redirect: 2, connection_error: 1, too_many_redirects: 1, unsupported_format: 2 },
+      failures_by_code: {
+        bad_redirect: 2,
+        connection_error: 1,
+        too_many_redirects: 1,
+        unsupported_format: 2,
+      },
     });
     const row = (serial: string) => rows.find((entry) => entry[0] === serial) ?? [];
     // FETCH_MAX_REDIRECTS is 2 here: two hops reach the image, a third is one too many.

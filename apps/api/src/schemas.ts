@@ -1,4 +1,4 @@
-import type { CountsView, RequestStatus } from '@imgsvc/domain';
+import { type CountsView, IMAGE_FAILURE_REASONS, type RequestStatus } from '@imgsvc/domain';
 import { z } from 'zod';
 
 /**
@@ -41,11 +41,11 @@ const counts = z
     images: z.number().int(),
     images_succeeded: z.number().int(),
     images_failed: z.number().int(),
-    failures_by_code: z
-      .record(z.string(), z.number().int())
-      .describe(
-        'failed images by code (http_404, fetch_timeout, not_an_image, …); codes with none are left out',
-      ),
+    failures_by_code: z.record(z.string(), z.number().int()).describe(
+      `failed images by code; codes with none are left out. ${Object.entries(IMAGE_FAILURE_REASONS)
+        .map(([code, reason]) => `\`${code}\`: ${reason}`)
+        .join('; ')}; \`http_<status>\`: the image server answered with that error status`,
+    ),
   })
   .meta({ id: 'Counts' }) satisfies z.ZodType<CountsView>;
 

@@ -1,12 +1,18 @@
+import type { ImageFailureCode } from '@imgsvc/domain';
+
+/** The image failure codes a download can end with (the domain holds the list and what each means). */
 export type FetchErrorCode =
-  | 'blocked_address'
-  | 'unsupported_protocol'
-  | 'too_large'
-  | 'fetch_timeout'
-  | 'too_many_redirects'
-  | 'bad_redirect'
-  | 'dns_error'
-  | 'connection_error'
+  | Extract<
+      ImageFailureCode,
+      | 'blocked_address'
+      | 'unsupported_protocol'
+      | 'too_large'
+      | 'fetch_timeout'
+      | 'too_many_redirects'
+      | 'bad_redirect'
+      | 'dns_error'
+      | 'connection_error'
+    >
   | `http_${number}`;
 
 export interface FetchErrorOptions {

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { httpFailureCode } from '@imgsvc/domain';
 import { type Agent, request } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 import { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
@@ -183,7 +184,7 @@ async function fetchOnce(
           await response.body.dump();
           const retryable = response.statusCode === 429 || response.statusCode >= 500;
           throw new FetchError(
-            `http_${response.statusCode}`,
+            httpFailureCode(response.statusCode),
             `the server answered ${response.statusCode}`,
             retryable ? { retryable, retryAfterMs: retryAfterMs(response.headers['retry-after']) } : {},
           );

@@ -1,8 +1,13 @@
+import type { ImageFailureCode } from '@imgsvc/domain';
 import sharp, { type Metadata } from 'sharp';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif';
 
-export type ImageErrorCode = 'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'decode_error';
+/** The image failure codes decoding and encoding can end with (the domain holds the list and their meaning). */
+export type ImageErrorCode = Extract<
+  ImageFailureCode,
+  'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'decode_error'
+>;
 
 /** An image that cannot be compressed, with a stable code for clients and a short reason. */
 export class ImageError extends Error {
