@@ -1,17 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readMachineEnvironment } from '@imgsvc/config';
-import {
-  findExecutable,
-  findFerretDb,
-  freePort,
-  type LocalServer,
-  startFerretDb,
-  startRedisServer,
-} from '@imgsvc/local-services';
+import { freePort } from '@imgsvc/local-services';
 import { createRedisConnection, jobIds, openQueues } from '@imgsvc/queue';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { csvForm, problemOf } from './support/api.js';
@@ -19,6 +9,7 @@ import { startHttpServer, type TestHttpServer } from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from './support/programs.js';
+import { type RestartableServers, restartableServers } from './support/restartable-servers.js';
 
 // The image server stands in for a public host on 127.0.0.2, the one address FETCH_ALLOW_NETWORKS opens.
 const IMAGE_HOST = '127.0.0.2';
@@ -33,45 +24,21 @@ interface Status {
  * start them late, stop them and bring them back on the same ports with the same data.
  */
 describe('programs that wait for servers that are down', () => {
-  const machine = readMachineEnvironment();
-  let workDir: string;
-  let redisBinary: string;
-  let ferretBinary: string;
-  let redisPort: number;
-  let mongoPort: number;
-  let redis: LocalServer | undefined;
-  let mongo: LocalServer | undefined;
+  let servers: RestartableServers;
   let images: TestHttpServer;
   let storageDir: string;
   const programs: RunningProgram[] = [];
   // Each test has its own MongoDB database and Redis database on these servers.
   let round = 0;
 
-  const startRedis = async () => {
-    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), {
-      persistent: true,
-      port: redisPort,
-    });
-  };
-  const startMongo = async () => {
-    mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
-  };
-  const stopRedis = async () => {
-    await redis?.stop();
-    redis = undefined;
-  };
-  const stopMongo = async () => {
-    await mongo?.stop();
-    mongo = undefined;
-  };
   const serversUp = async () => {
-    if (!redis) await startRedis();
-    if (!mongo) await startMongo();
+    await servers.startRedis();
+    await servers.startMongo();
   };
 
   const environment = () => ({
-    MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/outages_${round}`,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/${round}`,
+    MONGO_URL: `${servers.mongoUrl}/outages_${round}`,
+    REDIS_URL: `${servers.redisUrl}/${round}`,
     STORAGE_DIR: storageDir,
     FETCH_ALLOW_NETWORKS: `${IMAGE_HOST}/32`,
     WORKER_CONCURRENCY: '2',
@@ -109,14 +76,8 @@ describe('programs that wait for servers that are down', () => {
   }
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'image-service-outages-'));
-    redisBinary = (await findExecutable('redis-server', machine.path)) ?? '';
-    ferretBinary = (await findFerretDb(machine.path, machine.cacheHome)) ?? '';
-    expect(redisBinary, 'redis-server on the PATH').not.toBe('');
-    expect(ferretBinary, 'FerretDB installed (npm run install:ferretdb)').not.toBe('');
     // Ports kept for the servers, which start when a test wants them.
-    redisPort = await freePort();
-    mongoPort = await freePort();
+    servers = await restartableServers('outages', false);
     const photos = new Map<string, Buffer>();
     for (const [index, name] of ['/a.jpg', '/b.jpg'].entries()) {
       photos.set(name, await photoLikeJpeg(320, 240, 90 + index));
@@ -131,8 +92,7 @@ describe('programs that wait for servers that are down', () => {
 
   afterAll(async () => {
     await images?.close();
-    await Promise.allSettled([stopRedis(), stopMongo()]);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await servers?.close();
   });
 
   afterEach(async () => {
@@ -141,12 +101,12 @@ describe('programs that wait for servers that are down', () => {
 
   const beginRound = () => {
     round += 1;
-    storageDir = join(workDir, `images-${round}`);
+    storageDir = join(servers.workDir, `images-${round}`);
   };
 
   it('the API and a worker started while MongoDB and Redis are down wait for them, then process uploads', async () => {
     beginRound();
-    await Promise.all([stopRedis(), stopMongo()]);
+    await Promise.all([servers.stopRedis(), servers.stopMongo()]);
     const { api, url } = await startApi();
     const worker = start('worker');
 
@@ -193,7 +153,7 @@ describe('programs that wait for servers that are down', () => {
     const { api, url } = await startApi();
     await apiReady(url, api);
     const id = await upload(url, ['/a.jpg', '/b.jpg']);
-    await stopMongo();
+    await servers.stopMongo();
 
     const worker = start('worker');
     await workerReady(worker);
@@ -217,7 +177,7 @@ describe('programs that wait for servers that are down', () => {
       expect(job?.attemptsMade).toBe(0);
       expect(await job?.getState()).not.toBe('failed');
 
-      await startMongo();
+      await servers.startMongo();
       expect(await finished(url, id)).toMatchObject({
         status: 'completed',
         counts: { products: 2, products_done: 2, images_succeeded: 2, images_failed: 0 },
@@ -241,7 +201,7 @@ describe('programs that wait for servers that are down', () => {
     await worker.stop();
     const running = await upload(url, ['/b.jpg']);
 
-    await stopRedis();
+    await servers.stopRedis();
     const unavailable = await fetch(`${url}/api/status/${running}`);
     expect(unavailable.status).toBe(503);
     expect(unavailable.headers.get('retry-after')).toBe('5');
@@ -250,7 +210,7 @@ describe('programs that wait for servers that are down', () => {
     expect(finishedStatus.status).toBe(200);
     expect(((await finishedStatus.json()) as Status).status).toBe('completed');
 
-    await startRedis();
+    await servers.startRedis();
     const back = await pollUntil(
       async () => {
         const response = await fetch(`${url}/api/status/${running}`);

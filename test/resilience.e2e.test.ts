@@ -1,15 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { readMachineEnvironment } from '@imgsvc/config';
-import {
-  findExecutable,
-  findFerretDb,
-  freePort,
-  type LocalServer,
-  startFerretDb,
-  startRedisServer,
-} from '@imgsvc/local-services';
+import { freePort } from '@imgsvc/local-services';
 import { createRedisConnection, jobIds, openQueues } from '@imgsvc/queue';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +8,7 @@ import { readBody, startHttpServer, type TestHttpServer } from './support/http-s
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from './support/programs.js';
+import { type RestartableServers, restartableServers } from './support/restartable-servers.js';
 import { type StoredWrites, watchStoredWrites } from './support/stored-writes.js';
 
 const DISTINCT_PHOTOS = 24;
@@ -41,14 +32,7 @@ interface Status {
  * append-only file (as in production) and FerretDB, each brought back on the same port.
  */
 describe('jobs that survive crashes, restarts, outages and many workers', () => {
-  const machine = readMachineEnvironment();
-  let workDir: string;
-  let redisBinary: string;
-  let ferretBinary: string;
-  let redis: LocalServer;
-  let mongo: LocalServer;
-  let redisPort: number;
-  let mongoPort: number;
+  let servers: RestartableServers;
   let images: TestHttpServer;
   let photos: Buffer[];
   let slowImages = false;
@@ -61,8 +45,8 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
   let database = 0;
 
   const environment = () => ({
-    MONGO_URL: `${mongo.url}/resilience_${database}`,
-    REDIS_URL: redis.url,
+    MONGO_URL: `${servers.mongoUrl}/resilience_${database}`,
+    REDIS_URL: servers.redisUrl,
     STORAGE_DIR: storageDir,
     FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
     WORKER_CONCURRENCY: '2',
@@ -76,18 +60,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
   };
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'image-service-resilience-'));
-    redisBinary = (await findExecutable('redis-server', machine.path)) ?? '';
-    ferretBinary = (await findFerretDb(machine.path, machine.cacheHome)) ?? '';
-    expect(redisBinary, 'redis-server on the PATH').not.toBe('');
-    expect(ferretBinary, 'FerretDB installed (npm run install:ferretdb)').not.toBe('');
-    redisPort = await freePort();
-    mongoPort = await freePort();
-    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), {
-      persistent: true,
-      port: redisPort,
-    });
-    mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
+    servers = await restartableServers('resilience', true);
     photos = await Promise.all(
       Array.from({ length: DISTINCT_PHOTOS }, (_, index) => photoLikeJpeg(480, 360, 500 + index)),
     );
@@ -118,14 +91,13 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
 
   afterAll(async () => {
     await images?.close();
-    await Promise.allSettled([redis?.stop(), mongo?.stop()]);
-    await rm(workDir, { recursive: true, force: true });
+    await servers?.close();
   });
 
   beforeEach(async () => {
     database += 1;
     slowImages = false;
-    storageDir = join(workDir, `images-${database}`);
+    storageDir = join(servers.workDir, `images-${database}`);
     storedWrites = watchStoredWrites(storageDir);
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
@@ -267,7 +239,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     await startWorker();
     const uploaded = await upload();
     await waitForProgress(uploaded.id, 0.25);
-    await redis.stop();
+    await servers.stopRedis();
     const during = await fetch(`${apiUrl}/api/upload`, {
       method: 'POST',
       body: csvForm('S. No.,Product Name,Input Image Urls\n1,A,https://img.example/a.jpg\n'),
@@ -275,10 +247,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(during.status).toBe(503);
     expect(((await during.json()) as { code: string }).code).toBe('queue_unavailable');
     expect((await fetch(`${apiUrl}/health/ready`)).status).toBe(503);
-    redis = await startRedisServer(redisBinary, join(workDir, 'redis'), {
-      persistent: true,
-      port: redisPort,
-    });
+    await servers.startRedis();
     await pollUntil(async () => ((await fetch(`${apiUrl}/health/ready`)).ok ? true : undefined), {
       timeoutMs: 30_000,
       what: 'API ready again',
@@ -290,7 +259,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     await startWorker();
     const uploaded = await upload();
     await waitForProgress(uploaded.id, 0.25);
-    await mongo.stop();
+    await servers.stopMongo();
     const during = await fetch(`${apiUrl}/api/upload`, {
       method: 'POST',
       body: csvForm('S. No.,Product Name,Input Image Urls\n1,A,https://img.example/a.jpg\n'),
@@ -298,7 +267,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
     expect(during.status).toBe(503);
     expect(((await during.json()) as { code: string }).code).toBe('database_unavailable');
     expect((await fetch(`${apiUrl}/health/ready`)).status).toBe(503);
-    mongo = await startFerretDb(ferretBinary, join(workDir, 'ferretdb'), mongoPort);
+    await servers.startMongo();
     await expectCompleteAndWhole(uploaded);
   }, 120_000);
 
@@ -340,7 +309,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       response.statusCode = 204;
       response.end();
     });
-    const redisClient = createRedisConnection(redis.url, 'producer');
+    const redisClient = createRedisConnection(servers.redisUrl, 'producer');
     const queues = openQueues(redisClient);
     try {
       const form = csvForm(`S. No.,Product Name,Input Image Urls\n1,A,${images.url}/photo-0.jpg\n`, {

@@ -1,13 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '@imgsvc/api';
+import { apiConnections, buildApp } from '@imgsvc/api';
 import { loadConfig } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
-import { openProgressReader } from '@imgsvc/job-state';
 import { createLogger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
-import { createImageStore } from '@imgsvc/storage';
+import { createRedisConnection, type Queues } from '@imgsvc/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
@@ -48,18 +46,8 @@ export async function startTestApi(
   const logLevel = environment.LOG_LEVEL ?? 'silent';
   const db = await connectDatabase(testMongoUrl(name), 'api-test');
   const redis = createRedisConnection(options.redisUrl ?? (await testRedisUrl()), 'producer');
-  const queues = openQueues(redis);
-  const app = await buildApp(
-    {
-      config,
-      db,
-      redis,
-      queues,
-      jobState: openProgressReader(redis),
-      store: createImageStore(storageDir),
-    },
-    createLogger('api', logLevel),
-  );
+  const { queues, ...connections } = apiConnections(config, db, redis);
+  const app = await buildApp({ ...connections, queues }, createLogger('api', logLevel));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,

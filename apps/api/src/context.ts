@@ -1,8 +1,8 @@
 import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
-import type { ProgressReader } from '@imgsvc/job-state';
-import type { Queues } from '@imgsvc/queue';
-import type { ImageStore } from '@imgsvc/storage';
+import { openProgressReader, type ProgressReader } from '@imgsvc/job-state';
+import { openQueues, type Queues } from '@imgsvc/queue';
+import { createImageStore, type ImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import type { RequestCache } from './request-cache.js';
 
@@ -16,4 +16,16 @@ export interface ApiContext {
   readonly jobState: ProgressReader;
   readonly store: ImageStore;
   readonly requestCache: RequestCache;
+}
+
+/** What the app is built from: the process's database and Redis connections, and what is opened on them. */
+export function apiConnections(config: Config, db: Database, redis: Redis): Omit<ApiContext, 'requestCache'> {
+  return {
+    config,
+    db,
+    redis,
+    queues: openQueues(redis),
+    jobState: openProgressReader(redis),
+    store: createImageStore(config.storageDir),
+  };
 }

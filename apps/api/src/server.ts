@@ -1,10 +1,9 @@
 import { type Config, ConfigError, productionRefusal } from '@imgsvc/config';
 import { openDatabase } from '@imgsvc/db';
-import { openProgressReader } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, openQueues } from '@imgsvc/queue';
-import { createImageStore } from '@imgsvc/storage';
+import { createRedisConnection } from '@imgsvc/queue';
 import { buildApp } from './app.js';
+import { apiConnections } from './context.js';
 
 export interface Connections {
   readonly mongoUrl: string;
@@ -31,18 +30,8 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     ),
   );
   const redis = createRedisConnection(connections.redisUrl, 'producer');
-  const queues = openQueues(redis);
-  const app = await buildApp(
-    {
-      config,
-      db,
-      redis,
-      queues,
-      jobState: openProgressReader(redis),
-      store: createImageStore(config.storageDir),
-    },
-    log,
-  );
+  const connected = apiConnections(config, db, redis);
+  const app = await buildApp(connected, log);
   // While shutting down, answers in flight ask keep-alive clients to close their connections, so that the
   // server is not held open until the clients' idle timeouts.
   let draining = false;
@@ -80,7 +69,7 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     async close() {
       draining = true;
       await app.close();
-      await queues.close();
+      await connected.queues.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.close();
     },
