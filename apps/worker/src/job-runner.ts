@@ -3,7 +3,7 @@ import type { Logger } from '@imgsvc/logging';
 import { DelayedError, type Job, WaitingChildrenError, WaitingError } from 'bullmq';
 
 /** How long a job waits before trying again while the database is unreachable. */
-export const OUTAGE_RETRY_MS = 5000;
+const OUTAGE_RETRY_MS = 5000;
 
 export type JobProcessor = (
   job: Job,

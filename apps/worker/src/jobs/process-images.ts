@@ -13,7 +13,7 @@ import { type Job, WaitingChildrenError } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 
 /** Product jobs added per Redis transaction: a 100,000-product request never becomes one giant one. */
-export const FAN_OUT_BATCH = 500;
+const FAN_OUT_BATCH = 500;
 
 /**
  * process-images: marks the request in progress and fans out one product job per row, in batches, as

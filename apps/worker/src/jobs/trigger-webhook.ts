@@ -6,12 +6,12 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 
 /** The same for every attempt of one event, so receivers can drop duplicates. */
-export function webhookMessageId(requestId: string, event: WebhookEvent): string {
+function webhookMessageId(requestId: string, event: WebhookEvent): string {
   return `msg_${requestId.replaceAll('-', '')}_${event.replace('request.', '')}`;
 }
 
 /** The callback body: built only from fields that no longer change once the request has finished. */
-export function webhookPayload(request: RequestDocument, event: WebhookEvent, publicBaseUrl: string): string {
+function webhookPayload(request: RequestDocument, event: WebhookEvent, publicBaseUrl: string): string {
   return JSON.stringify({
     type: event,
     timestamp: (request.finished_at ?? request.updated_at).toISOString(),
