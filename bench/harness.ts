@@ -48,6 +48,8 @@ export async function pipelineHarness(
   database: string,
   images: ReadonlyMap<string, ServedImage>,
   delayMs = 0,
+  /** The checkout whose programs run (this one unless the baseline's). */
+  root?: string,
 ): Promise<PipelineHarness> {
   const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
   // A static file server as image hosts and CDNs run them: each file with an ETag, answering 304 to a
@@ -99,7 +101,7 @@ export async function pipelineHarness(
   };
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
-  const api = startProgram('api', { ...environment, PORT: String(port) });
+  const api = startProgram('api', { ...environment, PORT: String(port) }, [], root);
   await apiReady(apiUrl, api);
   const workers: RunningProgram[] = [];
   return {
@@ -107,7 +109,12 @@ export async function pipelineHarness(
     imagesUrl: server.url,
     api,
     async startWorker(extra = {}, nodeOptions = []) {
-      const worker = startProgram('worker', { ...environment, LOG_LEVEL: 'info', ...extra }, nodeOptions);
+      const worker = startProgram(
+        'worker',
+        { ...environment, LOG_LEVEL: 'info', ...extra },
+        nodeOptions,
+        root,
+      );
       workers.push(worker);
       await workerReady(worker);
       return worker;

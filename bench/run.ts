@@ -3,12 +3,14 @@
  * status load, repeats, scale-out and recovery, all measured in one run on servers it starts itself.
  * `BENCH_QUICK=1` runs a short version with the same keys. Prints a table, writes bench/results/<date>.json
  * (<date>-quick.json for a short run) with every figure, the commit measured and the libraries' versions, and
- * ends with one JSON line.
+ * ends with one JSON line. `BENCH_BASELINE=<another checkout>` also measures that checkout's pipeline (one
+ * worker) in the same rounds, for a before/after ratio that the machine's drift does not blur.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
 import sharp from 'sharp';
@@ -30,7 +32,15 @@ import {
 
 const QUALITY = 50;
 const WORKER_COUNTS = [1, 2, 3] as const;
-const { quick } = readBenchSettings();
+const settings = readBenchSettings();
+const { quick } = settings;
+const baselineRoot = settings.baseline ? resolve(settings.baseline) : undefined;
+if (baselineRoot && !existsSync(join(baselineRoot, 'node_modules', 'tsx'))) {
+  throw new Error(
+    `BENCH_BASELINE=${baselineRoot} is not a checkout with its dependencies installed (npm ci)`,
+  );
+}
+const baselineSource = baselineRoot ? sourceVersion(baselineRoot) : null;
 const benchStarted = performance.now();
 const elapsed = () => Math.round((performance.now() - benchStarted) / 100) / 10;
 const log = (message: string) => process.stderr.write(`[bench ${elapsed()} s] ${message}\n`);
@@ -72,17 +82,31 @@ try {
   const rounds = quick ? 3 : 5;
   const pillowVersion = await ensurePillow(log);
   if (!pillowVersion) log('Pillow could not be had (python3-pil): the peer comparison is skipped');
-  const pipelines: { workers: number; run: ThroughputRun; first?: PassResult; repeat?: PassResult }[] = [];
+  const pipelines: {
+    workers: number;
+    baseline: boolean;
+    run: ThroughputRun;
+    first?: PassResult;
+    repeat?: PassResult;
+  }[] = [];
   let limit: LimitResult | undefined;
   let pillow: { defaults: PillowResult; matched: PillowResult } | undefined;
   const bestOf = <T extends { images_per_second: number }>(kept: T | undefined, next: T) =>
     faster(kept, next, (result) => result.images_per_second);
   try {
     log(`starting the pipelines with ${WORKER_COUNTS.join(', ')} worker processes`);
+    // The baseline runs right after this checkout's one-worker pipeline in every round, so that the two meet
+    // the same moment of the machine's drift.
+    const wanted: { workers: number; root: string | undefined }[] = WORKER_COUNTS.map((workers) => ({
+      workers,
+      root: undefined,
+    }));
+    if (baselineRoot) wanted.splice(1, 0, { workers: 1, root: baselineRoot });
     const opened = await Promise.allSettled(
-      WORKER_COUNTS.map(async (workers) => ({
+      wanted.map(async ({ workers, root }) => ({
         workers,
-        run: await openThroughputRun(connections(), workers, images),
+        baseline: root !== undefined,
+        run: await openThroughputRun(connections(), workers, images, {}, root),
       })),
     );
     for (const result of opened) if (result.status === 'fulfilled') pipelines.push(result.value);
@@ -90,7 +114,9 @@ try {
     if (failed) throw failed.reason;
     phase('pipelines_started');
     for (let round = 1; round <= rounds; round += 1) {
-      log(`round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with 1, 2 and 3 workers`);
+      log(
+        `round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with 1, 2 and 3 workers${baselineRoot ? ', the baseline' : ''}`,
+      );
       limit = bestOf(limit, await measureSharpLimit(images, QUALITY, 1));
       if (pillowVersion) {
         pillow = {
@@ -111,10 +137,14 @@ try {
   } finally {
     await Promise.all(pipelines.map((entry) => entry.run.close()));
   }
-  const scaleOut: ThroughputResult[] = pipelines.map(({ workers, first, repeat }) => {
-    if (!first || !repeat) throw new Error(`a measurement of ${workers} workers is missing`);
-    return { workers, ...first, repeat };
-  });
+  const measured = (entry: (typeof pipelines)[number]): ThroughputResult => {
+    if (!entry.first || !entry.repeat)
+      throw new Error(`a measurement of ${entry.workers} workers is missing`);
+    return { workers: entry.workers, ...entry.first, repeat: entry.repeat };
+  };
+  const scaleOut = pipelines.filter((entry) => !entry.baseline).map(measured);
+  const baselineEntry = pipelines.find((entry) => entry.baseline);
+  const baseline = baselineEntry ? measured(baselineEntry) : undefined;
   const pipeline = scaleOut[0];
   if (!limit || !pipeline) throw new Error('a measurement is missing');
   const recovery = quick ? undefined : await measureRecovery(connections(), images);
@@ -146,6 +176,13 @@ try {
     sharp_images_per_second: limit.images_per_second,
     pillow_images_per_second: pillow?.matched.images_per_second ?? null,
     pipeline_vs_sharp: ratio(pipeline.images_per_second, limit.images_per_second),
+    ...(baseline
+      ? {
+          baseline_commit: baselineSource?.commit ?? null,
+          baseline_images_per_second: baseline.images_per_second,
+          pipeline_vs_baseline: ratio(pipeline.images_per_second, baseline.images_per_second),
+        }
+      : {}),
     pipeline_vs_pillow: pillow ? ratio(pipeline.images_per_second, pillow.matched.images_per_second) : null,
     pipeline_vs_pillow_defaults: pillow
       ? ratio(pipeline.images_per_second, pillow.defaults.images_per_second)
@@ -195,6 +232,14 @@ try {
       'pipeline: upload to completed, 1 worker (images/s)',
       `${pipeline.images_per_second} (${pipeline.seconds} s)`,
     ],
+    ...(baseline
+      ? ([
+          [
+            `baseline: upload to completed, 1 worker, ${baselineSource?.commit.slice(0, 10) ?? baselineRoot} (images/s)`,
+            `${baseline.images_per_second} (${baseline.seconds} s; again: ${baseline.repeat.images_per_second})`,
+          ],
+        ] as [string, string][])
+      : []),
     [
       'pipeline: the same CSV again (images/s)',
       `${pipeline.repeat.images_per_second} (${pipeline.repeat.seconds} s)`,
@@ -239,6 +284,11 @@ try {
     ]),
     ['pipeline_vs_sharp (target >= 0.90)', String(summary.pipeline_vs_sharp)],
     ['pipeline_vs_pillow, matched (target >= 1.0)', String(summary.pipeline_vs_pillow)],
+    ...(baseline
+      ? ([
+          ['pipeline_vs_baseline (no slower: >= 1.0 within noise)', String(summary.pipeline_vs_baseline)],
+        ] as [string, string][])
+      : []),
     ['repeat_vs_first (target >= 5)', String(summary.repeat_vs_first)],
     ['status_vs_bare, finished request (target >= 0.5)', String(summary.status_vs_bare)],
     ['status_running_vs_bare (target >= 0.5)', String(summary.status_running_vs_bare)],
@@ -254,7 +304,7 @@ try {
     date,
     duration_seconds: elapsed(),
     phase_seconds: phases,
-    source: sourceVersion(),
+    source: sourceVersion(import.meta.dirname),
     settings: { quick, rounds, quality: QUALITY, workers: WORKER_COUNTS, pillow_matched: MATCHED_SETTINGS },
     versions: { node: process.versions.node, sharp: sharp.versions },
     machine: {
@@ -267,6 +317,7 @@ try {
     limit,
     pillow,
     scale_out: scaleOut,
+    baseline: baseline ? { source: baselineSource, root: baselineRoot, ...baseline } : undefined,
     recovery,
     status,
     ingest,
@@ -282,11 +333,11 @@ try {
 }
 
 /** The commit measured, and whether tracked files differed from it (null outside a git checkout). */
-function sourceVersion(): { commit: string; modified: boolean } | null {
+function sourceVersion(checkout: string): { commit: string; modified: boolean } | null {
   try {
     const git = (...args: string[]) =>
       execFileSync('git', args, {
-        cwd: import.meta.dirname,
+        cwd: checkout,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       });

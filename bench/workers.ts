@@ -45,11 +45,14 @@ export async function openThroughputRun(
   workers: number,
   images: readonly BenchImage[],
   extra: Record<string, string> = {},
+  root?: string,
 ): Promise<ThroughputRun> {
   const run = await pipelineHarness(
     connections,
-    `bench_throughput_${workers}_${Date.now()}`,
+    `bench_throughput_${workers}_${root ? 'baseline_' : ''}${Date.now()}`,
     servedImages(images),
+    0,
+    root,
   );
   try {
     for (let index = 0; index < workers; index += 1) await run.startWorker(extra);

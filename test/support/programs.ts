@@ -16,14 +16,18 @@ export interface RunningProgram {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `npm run start:api` or `npm run start:worker`'s program as a real process with its own environment. */
+/**
+ * Starts `npm run start:api` or `npm run start:worker`'s program as a real process with its own environment,
+ * from this checkout or from another one given as `root` (the benchmark's baseline).
+ */
 export function startProgram(
   program: keyof typeof ENTRY_POINTS,
   environment: Record<string, string>,
   nodeOptions: readonly string[] = [],
+  root: string = ROOT,
 ): RunningProgram {
   const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', ENTRY_POINTS[program]], {
-    cwd: ROOT,
+    cwd: root,
     env: {
       PATH: readMachineEnvironment().path,
       NODE_ENV: 'test',

@@ -162,7 +162,7 @@ describe('loadConfig', () => {
     expect(ignored).toEqual([]);
   });
 
-  it("reads the machine's search path, Docker host and cache folder, and the benchmark's quick switch", () => {
+  it("reads the machine's search path, Docker host and cache folder, and the benchmark's switches", () => {
     const machine = {
       PATH: '/opt/bin:/usr/bin',
       DOCKER_HOST: 'unix:///run/docker.sock',
@@ -174,9 +174,12 @@ describe('loadConfig', () => {
       dockerHost: 'unix:///run/docker.sock',
       cacheHome: '/c',
     });
-    expect(variablesRead(readBenchSettings)).toEqual(['BENCH_QUICK']);
-    expect(readBenchSettings({ BENCH_QUICK: ' yes ' })).toEqual({ quick: true });
-    expect(readBenchSettings({})).toEqual({ quick: false });
+    expect(variablesRead(readBenchSettings)).toEqual(['BENCH_BASELINE', 'BENCH_QUICK']);
+    expect(readBenchSettings({ BENCH_QUICK: ' yes ', BENCH_BASELINE: ' /srv/before ' })).toEqual({
+      quick: true,
+      baseline: '/srv/before',
+    });
+    expect(readBenchSettings({})).toEqual({ quick: false, baseline: undefined });
   });
 
   it('derives a reachable public base URL from a wildcard listen address', () => {

@@ -343,6 +343,13 @@ export function readMachineEnvironment(environment: NodeJS.ProcessEnv = process.
 }
 
 /** Settings of `npm run bench` (a developer tool, not the service). */
-export function readBenchSettings(environment: NodeJS.ProcessEnv = process.env): { readonly quick: boolean } {
-  return Object.freeze({ quick: /^(1|true|yes|on)$/i.test(environment.BENCH_QUICK?.trim() ?? '') });
+export function readBenchSettings(environment: NodeJS.ProcessEnv = process.env): {
+  readonly quick: boolean;
+  /** Another checkout (with its node_modules) whose pipeline is measured in the same rounds, for before/after. */
+  readonly baseline: string | undefined;
+} {
+  return Object.freeze({
+    quick: /^(1|true|yes|on)$/i.test(environment.BENCH_QUICK?.trim() ?? ''),
+    baseline: environment.BENCH_BASELINE?.trim() || undefined,
+  });
 }
