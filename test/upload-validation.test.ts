@@ -633,7 +633,8 @@ describe('Idempotency-Key', () => {
     expect(answer.headers.get('retry-after')).toBe('1');
     expect(await problemOf(answer)).toMatchObject({
       code: 'idempotency_key_in_use',
-      detail: 'the first upload with this key is still being stored; retry in a moment',
+      detail:
+        'the request of the first upload with this key is not stored (that upload is under way, or has just failed); retry in a moment',
     });
     expect(await api.stored()).toEqual(before);
   });

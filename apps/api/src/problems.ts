@@ -270,7 +270,8 @@ export const problems = {
       status: 409,
       code: 'idempotency_key_in_use',
       title: 'Idempotency-Key in use',
-      detail: 'the first upload with this key is still being stored; retry in a moment',
+      detail:
+        'the request of the first upload with this key is not stored (that upload is under way, or has just failed); retry in a moment',
       headers: retryAfter(1),
     }),
 

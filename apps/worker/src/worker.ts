@@ -9,6 +9,7 @@ import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { WorkerContext } from './context.js';
 import { handleFinalFailure, isFinalFailure } from './final-failures.js';
@@ -31,6 +32,28 @@ export interface RunningWorker {
 }
 
 const COORDINATION_CONCURRENCY = 4;
+/** What every connection to Redis says, several times a second, while Redis cannot be reached. */
+const REDIS_UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE|Connection is closed/;
+
+/**
+ * One warning when Redis becomes unreachable and one line when it is back, instead of an error from every
+ * queue's connection at every reconnection attempt: the jobs wait meanwhile, nothing is lost.
+ */
+function reportRedisOutages(redis: Redis, log: Logger): { lost(error: Error): void } {
+  let down = false;
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info('Redis reachable again; jobs resume');
+  });
+  return {
+    lost(error) {
+      if (down) return;
+      down = true;
+      log.warn({ reason: error.message }, 'Redis unreachable; jobs wait until it is back');
+    },
+  };
+}
 const WEBHOOK_CONCURRENCY = 8;
 
 /** Starts the BullMQ workers that host the four jobs, sharing one set of connections. */
@@ -71,6 +94,7 @@ export async function startWorker(
     connectionsPerOrigin: 4,
   });
   const metrics = createWorkerMetrics(queues);
+  const redisOutage = reportRedisOutages(redis, log);
   const context: WorkerContext = {
     config,
     db,
@@ -137,7 +161,10 @@ export async function startWorker(
         jobLog.error({ err: cause }, 'could not record a job that gave up'),
       );
     });
-    worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
+    worker.on('error', (error) => {
+      if (REDIS_UNREACHABLE.test(error.message)) redisOutage.lost(error);
+      else log.error({ err: error, queue: worker.name }, 'worker error');
+    });
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   const metricsServer = await serveWorkerMetrics(metrics, {

@@ -95,8 +95,6 @@ function classify(error: unknown, deadline: AbortSignal, timeoutMs: number): Fet
     (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code,
   );
   switch (code) {
-    case 'ENOTFOUND':
-      return new FetchError('dns_error', 'the host name does not resolve');
     case 'EAI_AGAIN':
       return new FetchError('dns_error', 'the host name could not be resolved right now', {
         retryable: true,
