@@ -14,6 +14,12 @@ export interface Queues {
   readonly requests: Queue<ProcessImagesData | CompletionJobData>;
   readonly products: Queue<ProductJobData>;
   readonly webhooks: Queue<WebhookJobData>;
+  /**
+   * Whether Redis can take a job, waiting at most `withinMs` for the connection to be ready. A producer's
+   * commands fail at once while a connection that once worked is down, but one that has not connected yet
+   * (a process started while Redis is down) would make BullMQ wait for ever: callers that must answer ask first.
+   */
+  reachable(withinMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -28,10 +34,26 @@ export function openQueues(connection: Redis): Queues {
     requests,
     products,
     webhooks,
+    reachable: (withinMs) => connectionReady(connection, withinMs),
     async close() {
       await Promise.all([requests.close(), products.close(), webhooks.close()]);
     },
   };
+}
+
+function connectionReady(connection: Redis, withinMs: number): Promise<boolean> {
+  if (connection.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      connection.off('ready', ready);
+      resolve(false);
+    }, withinMs);
+    connection.once('ready', ready);
+  });
 }
 
 const KEEP_FINISHED: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {

@@ -47,6 +47,9 @@ export class UploadRefused extends Error {
   }
 }
 
+/** How long an upload waits for a queue connection that is not ready (starting up, or Redis down). */
+const QUEUE_READY_WITHIN_MS = 2000;
+
 /** The answer an earlier upload with the same key got, or why this one cannot have it. */
 async function replay(
   db: Database,
@@ -72,6 +75,9 @@ export async function acceptUpload(
   upload: Upload,
 ): Promise<AcceptedUpload> {
   const { db, queues } = connections;
+  if (!(await queues.reachable(QUEUE_READY_WITHIN_MS))) {
+    throw new UploadRefused('queue_unavailable', 'the job queue is unreachable');
+  }
   const scope = upload.idempotencyScope;
   if (scope) {
     const earlier = await findIdempotencyClaim(db, scope);
