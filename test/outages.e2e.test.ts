@@ -145,7 +145,7 @@ describe('programs that wait for servers that are down', () => {
         .filter((line) => line !== '' && !line.startsWith('{'));
       expect(unstructured).toEqual([]);
     }
-    // Redis being down is said once per outage, not as an error from every queue at every reconnection.
+    // Redis being down is said as a warning, not as an error from every queue at every reconnection.
     const workerLines = worker.output().split('\n');
     expect(workerLines.filter((line) => line.includes('"worker error"'))).toEqual([]);
     expect(workerLines.some((line) => line.includes('Redis unreachable; jobs wait until it is back'))).toBe(

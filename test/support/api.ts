@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiConnections, buildApp } from '@imgsvc/api';
+import { apiDependencies, buildApp } from '@imgsvc/api';
 import { loadConfig } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
 import { createLogger } from '@imgsvc/logging';
@@ -46,8 +46,9 @@ export async function startTestApi(
   const logLevel = environment.LOG_LEVEL ?? 'silent';
   const db = await connectDatabase(testMongoUrl(name), 'api-test');
   const redis = createRedisConnection(options.redisUrl ?? (await testRedisUrl()), 'producer');
-  const { queues, ...connections } = apiConnections(config, db, redis);
-  const app = await buildApp({ ...connections, queues }, createLogger('api', logLevel));
+  const dependencies = apiDependencies(config, db, redis);
+  const { queues } = dependencies;
+  const app = await buildApp(dependencies, createLogger('api', logLevel));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,

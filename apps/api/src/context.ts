@@ -13,19 +13,23 @@ export interface ApiContext {
   readonly redis: Redis;
   readonly queues: Queues;
   /** Live progress of running requests, as the worker records it. */
-  readonly jobState: ProgressReader;
+  readonly progress: ProgressReader;
   readonly store: ImageStore;
   readonly requestCache: RequestCache;
 }
 
 /** What the app is built from: the process's database and Redis connections, and what is opened on them. */
-export function apiConnections(config: Config, db: Database, redis: Redis): Omit<ApiContext, 'requestCache'> {
+export function apiDependencies(
+  config: Config,
+  db: Database,
+  redis: Redis,
+): Omit<ApiContext, 'requestCache'> {
   return {
     config,
     db,
     redis,
     queues: openQueues(redis),
-    jobState: openProgressReader(redis),
+    progress: openProgressReader(redis),
     store: createImageStore(config.storageDir),
   };
 }

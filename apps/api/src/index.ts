@@ -1,3 +1,3 @@
 export { buildApp } from './app.js';
-export { apiConnections } from './context.js';
+export { apiDependencies } from './context.js';
 export { startApi } from './server.js';

@@ -3,7 +3,7 @@ import { openDatabase } from '@imgsvc/db';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection } from '@imgsvc/queue';
 import { buildApp } from './app.js';
-import { apiConnections } from './context.js';
+import { apiDependencies } from './context.js';
 
 export interface Connections {
   readonly mongoUrl: string;
@@ -30,8 +30,8 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     ),
   );
   const redis = createRedisConnection(connections.redisUrl, 'producer');
-  const connected = apiConnections(config, db, redis);
-  const app = await buildApp(connected, log);
+  const dependencies = apiDependencies(config, db, redis);
+  const app = await buildApp(dependencies, log);
   // While shutting down, answers in flight ask keep-alive clients to close their connections, so that the
   // server is not held open until the clients' idle timeouts.
   let draining = false;
@@ -69,7 +69,7 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     async close() {
       draining = true;
       await app.close();
-      await connected.queues.close();
+      await dependencies.queues.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.close();
     },

@@ -36,8 +36,6 @@ export interface RequestDocument {
   readonly columns: readonly InputColumn[];
   readonly totals: RequestTotals;
   readonly counts: StoredCounts;
-  /** Stored once the request finishes; live progress is computed from counts. */
-  readonly completion_percentage: number;
   readonly webhook: WebhookDelivery | null;
   readonly error_message: string | null;
 }

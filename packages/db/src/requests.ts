@@ -53,7 +53,6 @@ export async function insertRequestWithProducts(
       columns: request.columns,
       totals: { products: request.products.length, images: request.imageCount },
       counts: ZERO_COUNTS,
-      completion_percentage: 0,
       webhook: request.webhookUrl
         ? {
             url: request.webhookUrl,
@@ -99,7 +98,7 @@ export async function markRequestCompleted(
   const result = await db.requests.updateOne(
     { _id: id, status: { $in: [...UNFINISHED_STATUSES] } },
     {
-      $set: { status: 'completed', counts, completion_percentage: 100, finished_at: now, updated_at: now },
+      $set: { status: 'completed', counts, finished_at: now, updated_at: now },
     },
   );
   return result.modifiedCount === 1;
@@ -117,7 +116,6 @@ export async function markRequestFailed(
       $set: {
         status: 'failed',
         error_message: message,
-        completion_percentage: 100,
         finished_at: now,
         updated_at: now,
       },

@@ -173,12 +173,22 @@ describe('compressImage', () => {
     // Canon CR2: a TIFF whose header carries "CR" and a version after the first IFD's offset.
     const cr2 = Buffer.concat([tiff.subarray(0, 8), Buffer.from('CR\x02\x00', 'latin1'), tiff.subarray(12)]);
     const fuji = Buffer.concat([Buffer.from('FUJIFILMCCD-RAW 0201FF383501', 'latin1'), Buffer.alloc(200)]);
+    // Canon CR3 (an ISO box file of brand "crx "), Olympus ORF and Panasonic RW2 (TIFF-like with their own magic).
+    const cr3 = Buffer.concat([
+      Buffer.from('\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom', 'latin1'),
+      Buffer.alloc(200),
+    ]);
+    const orf = Buffer.concat([Buffer.from('IIRO\x08\x00\x00\x00', 'latin1'), Buffer.alloc(200)]);
+    const rw2 = Buffer.concat([Buffer.from('IIU\x00\x18\x00\x00\x00', 'latin1'), Buffer.alloc(200)]);
     const refused = {
       svg: await refusal(svg),
       heic: await refusal(heic),
       pdf: await refusal(pdf),
       cr2: await refusal(cr2),
       raf: await refusal(fuji),
+      cr3: await refusal(cr3),
+      orf: await refusal(orf),
+      rw2: await refusal(rw2),
     };
     expect(Object.fromEntries(Object.entries(refused).map(([name, error]) => [name, error.code]))).toEqual({
       svg: 'unsupported_format',
@@ -186,6 +196,9 @@ describe('compressImage', () => {
       pdf: 'unsupported_format',
       cr2: 'unsupported_format',
       raf: 'unsupported_format',
+      cr3: 'unsupported_format',
+      orf: 'unsupported_format',
+      rw2: 'unsupported_format',
     });
     expect(refused.svg.message).toBe('svg images are not supported');
     expect(refused.heic.message).toBe('heic images are not supported');

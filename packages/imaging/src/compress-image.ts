@@ -197,4 +197,4 @@ export async function compressImage(bytes: Uint8Array, policy: CompressionPolicy
  * Part of every output's name: a new codec build or a change of encoding code gives new names, so outputs
  * made with other settings are never mistaken for current ones.
  */
-export const ENCODER_FINGERPRINT = `imaging/3 sharp/${sharp.versions.sharp} vips/${sharp.versions.vips}`;
+export const ENCODER_FINGERPRINT = `imaging/4 sharp/${sharp.versions.sharp} vips/${sharp.versions.vips}`;

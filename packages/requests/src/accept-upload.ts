@@ -75,13 +75,14 @@ export async function acceptUpload(
   upload: Upload,
 ): Promise<AcceptedUpload> {
   const { db, queues } = connections;
-  if (!(await queues.reachable(QUEUE_READY_WITHIN_MS))) {
-    throw new UploadRefused('queue_unavailable', 'the job queue is unreachable');
-  }
   const scope = upload.idempotencyScope;
   if (scope) {
+    // A replay is answered from MongoDB alone, so a retry during a Redis outage still gets its first answer.
     const earlier = await findIdempotencyClaim(db, scope);
     if (earlier) return replay(db, earlier, upload.fingerprint);
+  }
+  if (!(await queues.reachable(QUEUE_READY_WITHIN_MS))) {
+    throw new UploadRefused('queue_unavailable', 'the job queue is unreachable');
   }
   const requestId = randomUUID();
   await insertRequestWithProducts(db, {
@@ -105,7 +106,9 @@ export async function acceptUpload(
   } catch (error) {
     await deleteRequest(db, requestId).catch(() => {});
     if (scope) await releaseIdempotencyClaim(db, scope, requestId).catch(() => {});
-    throw new UploadRefused('queue_unavailable', 'the job queue is unreachable', { cause: error });
+    throw new UploadRefused('queue_unavailable', `the job queue refused request ${requestId}, taken back`, {
+      cause: error,
+    });
   }
   return { requestId, status: 'pending', replayed: false };
 }

@@ -29,7 +29,7 @@ export async function findOwnedRequest(
  */
 export async function liveProgress(context: ApiContext, id: string): Promise<LiveProgress> {
   try {
-    return await context.jobState.readProgress(id);
+    return await context.progress.readProgress(id);
   } catch {
     throw problems.serviceUnavailable({ code: 'progress_unavailable', retryAfterSeconds: 5 });
   }

@@ -54,7 +54,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       } catch (error) {
         if (!(error instanceof UploadRefused)) throw error;
         if (error.code === 'queue_unavailable') {
-          request.log.error({ err: error.cause }, 'could not queue the request');
+          request.log.error({ reason: error.message, err: error.cause }, 'could not queue the request');
         }
         throw refusalProblem(error);
       }

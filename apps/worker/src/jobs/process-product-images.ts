@@ -82,7 +82,7 @@ export async function processProductImages(
     await produceClaimed(claim);
   }
 
-  // The last claim is settled once the product is recorded, in the same trip as its count and sources.
+  // The last claim is settled once the product is recorded, alongside its count and its sources.
   let result: ReturnType<typeof productResult>;
   let recorded: boolean;
   try {

@@ -1,5 +1,5 @@
 import { findRequest, type RequestDocument, updateWebhookDelivery } from '@imgsvc/db';
-import { countsView, requestLinks } from '@imgsvc/domain';
+import { completionPercentage, countsView, requestLinks } from '@imgsvc/domain';
 import { parseJobData, type WebhookEvent, webhookJobData } from '@imgsvc/queue';
 import { deliverWebhook, WebhookDeliveryError } from '@imgsvc/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -18,7 +18,7 @@ function webhookPayload(request: RequestDocument, event: WebhookEvent, publicBas
     data: {
       request_id: request._id,
       status: request.status,
-      completion_percentage: 100,
+      completion_percentage: completionPercentage(request),
       counts: countsView(request),
       created_at: request.created_at.toISOString(),
       finished_at: request.finished_at?.toISOString() ?? null,
