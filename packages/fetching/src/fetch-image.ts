@@ -2,14 +2,18 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { httpFailureCode } from '@imgsvc/domain';
 import { type Agent, request } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
-import { KeyedSemaphore, Semaphore } from './concurrency-limit.js';
+import { DownloadSlots } from './concurrency-limit.js';
+import { DownloadDeadline } from './download-deadline.js';
 import { FetchError, findFetchError } from './fetch-errors.js';
 import { checkUrlTarget, createGuardedAgent, type HostLookup } from './guarded-agent.js';
 
 export interface ImageFetchOptions {
   /** Which addresses may be reached: checked on every URL, redirect and connection. */
   readonly addressPolicy: AddressPolicy;
-  /** Deadline for one whole download attempt, redirects and body included. */
+  /**
+   * Deadline for one whole download attempt, redirects and body included. It runs only while the download
+   * holds its slots: waiting for one (behind other downloads from the same host) is not counted.
+   */
   readonly timeoutMs: number;
   /** Largest body accepted, checked against Content-Length and again while streaming. */
   readonly maxBytes: number;
@@ -141,16 +145,74 @@ function parseTarget(url: string): URL {
   }
 }
 
+/** One request of a download: its answer read whole, or the redirect it asks for. */
+async function requestHop(
+  agent: Agent,
+  target: URL,
+  settings: Settings,
+  signal: AbortSignal,
+  conditional: SourceValidators | undefined,
+): Promise<HopOutcome> {
+  const response = await request(target, {
+    dispatcher: agent,
+    method: 'GET',
+    signal,
+    headers: {
+      'user-agent': settings.userAgent,
+      accept: 'image/*,*/*;q=0.5',
+      ...(conditional?.etag ? { 'if-none-match': conditional.etag } : {}),
+      ...(conditional?.lastModified ? { 'if-modified-since': conditional.lastModified } : {}),
+    },
+  });
+  if (response.statusCode === 304 && conditional) {
+    await response.body.dump();
+    return { kind: 'not-modified' };
+  }
+  if (REDIRECT_STATUSES.has(response.statusCode)) {
+    await response.body.dump();
+    return { kind: 'redirect', location: response.headers.location, status: response.statusCode };
+  }
+  if (response.statusCode < 200 || response.statusCode >= 300) {
+    await response.body.dump();
+    const retryable = response.statusCode === 429 || response.statusCode >= 500;
+    throw new FetchError(
+      httpFailureCode(response.statusCode),
+      `the server answered ${response.statusCode}`,
+      retryable ? { retryable, retryAfterMs: retryAfterMs(response.headers['retry-after']) } : {},
+    );
+  }
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > settings.maxBytes) {
+    abandon(response.body);
+    throw new FetchError('too_large', `${declared} bytes is more than the ${settings.maxBytes} allowed`);
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > settings.maxBytes) {
+      abandon(response.body);
+      throw new FetchError('too_large', `the body passed the ${settings.maxBytes} bytes allowed`);
+    }
+    chunks.push(chunk);
+  }
+  return {
+    kind: 'body',
+    bytes: Buffer.concat(chunks, received),
+    validators: validatorsOf(response.headers),
+  };
+}
+
 async function fetchOnce(
   agent: Agent,
   url: string,
   settings: Settings,
-  perHost: KeyedSemaphore,
+  slots: DownloadSlots,
   cancel: AbortSignal | undefined,
   conditions?: SourceValidators,
 ): Promise<Omit<FetchedImage, 'attempts'> | { readonly notModified: true }> {
-  const deadline = AbortSignal.timeout(settings.timeoutMs);
-  const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
+  const deadline = new DownloadDeadline(settings.timeoutMs);
+  const signal = cancel ? AbortSignal.any([deadline.signal, cancel]) : deadline.signal;
   let current = parseTarget(url);
   try {
     for (let redirects = 0; ; redirects += 1) {
@@ -158,59 +220,16 @@ async function fetchOnce(
       const target = current;
       // The validators name a version of the URL asked for, not of where it may now redirect.
       const conditional = redirects === 0 ? conditions : undefined;
-      const outcome = await perHost.run(target.host, async (): Promise<HopOutcome> => {
-        const response = await request(target, {
-          dispatcher: agent,
-          method: 'GET',
-          signal,
-          headers: {
-            'user-agent': settings.userAgent,
-            accept: 'image/*,*/*;q=0.5',
-            ...(conditional?.etag ? { 'if-none-match': conditional.etag } : {}),
-            ...(conditional?.lastModified ? { 'if-modified-since': conditional.lastModified } : {}),
-          },
-        });
-        if (response.statusCode === 304 && conditional) {
-          await response.body.dump();
-          return { kind: 'not-modified' };
-        }
-        if (REDIRECT_STATUSES.has(response.statusCode)) {
-          await response.body.dump();
-          return { kind: 'redirect', location: response.headers.location, status: response.statusCode };
-        }
-        if (response.statusCode < 200 || response.statusCode >= 300) {
-          await response.body.dump();
-          const retryable = response.statusCode === 429 || response.statusCode >= 500;
-          throw new FetchError(
-            httpFailureCode(response.statusCode),
-            `the server answered ${response.statusCode}`,
-            retryable ? { retryable, retryAfterMs: retryAfterMs(response.headers['retry-after']) } : {},
-          );
-        }
-        const declared = Number(response.headers['content-length']);
-        if (Number.isFinite(declared) && declared > settings.maxBytes) {
-          abandon(response.body);
-          throw new FetchError(
-            'too_large',
-            `${declared} bytes is more than the ${settings.maxBytes} allowed`,
-          );
-        }
-        const chunks: Buffer[] = [];
-        let received = 0;
-        for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          received += chunk.length;
-          if (received > settings.maxBytes) {
-            abandon(response.body);
-            throw new FetchError('too_large', `the body passed the ${settings.maxBytes} bytes allowed`);
-          }
-          chunks.push(chunk);
-        }
-        return {
-          kind: 'body',
-          bytes: Buffer.concat(chunks, received),
-          validators: validatorsOf(response.headers),
-        };
-      });
+      // Each hop holds a slot of its own host; the wait for it is the only time that does not count.
+      const release = await slots.acquire(target.host, cancel);
+      deadline.start();
+      let outcome: HopOutcome;
+      try {
+        outcome = await requestHop(agent, target, settings, signal, conditional);
+      } finally {
+        deadline.stop();
+        release();
+      }
       if (outcome.kind === 'not-modified') return { notModified: true };
       if (outcome.kind === 'body') {
         return {
@@ -233,7 +252,7 @@ async function fetchOnce(
     }
   } catch (error) {
     if (cancel?.aborted) throw cancel.reason;
-    throw classify(error, deadline, settings.timeoutMs);
+    throw classify(error, deadline.signal, settings.timeoutMs);
   }
 }
 
@@ -260,13 +279,12 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
     connectionsPerOrigin: settings.concurrencyPerHost,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
-  const overall = new Semaphore(settings.concurrency);
-  const perHost = new KeyedSemaphore(settings.concurrencyPerHost);
+  const slots = new DownloadSlots(settings.concurrency, settings.concurrencyPerHost);
   const fetchWith = async (url: string, cancel?: AbortSignal, conditions?: SourceValidators) => {
     for (let attempt = 1; ; attempt += 1) {
       cancel?.throwIfAborted();
       try {
-        const fetched = await overall.run(() => fetchOnce(agent, url, settings, perHost, cancel, conditions));
+        const fetched = await fetchOnce(agent, url, settings, slots, cancel, conditions);
         return { ...fetched, attempts: attempt };
       } catch (error) {
         if (cancel?.aborted) throw cancel.reason;
