@@ -6,8 +6,8 @@ import { createImageFetcher, type ImageFetchOptions } from './fetch-image.js';
 
 /** Each image takes this long: half the body at once, the rest at the end, like a slow host. */
 const ANSWER_MS = 600;
-/** Longer than one answer, shorter than two: a deadline that counted a wait for the host would end mid-body. */
-const TIMEOUT_MS = 1000;
+/** Longer than two answers, shorter than three: a deadline that counted the wait for the host would end the third in line mid-body. */
+const TIMEOUT_MS = 1500;
 
 interface SlowHost {
   readonly server: Server;
