@@ -230,7 +230,8 @@ export async function claimDataFolder(spec: OwnedServerSpec): Promise<AdoptedSer
     });
     return adopted;
   }
-  await rm(recordFile(dataDir), { force: true });
+  // Only a record read above is removed: with none, a record there now is a concurrent start's.
+  if (previous) await rm(recordFile(dataDir), { force: true });
   // O_EXCL: of two starts racing on one folder, only one goes ahead.
   let file: Awaited<ReturnType<typeof open>>;
   try {
