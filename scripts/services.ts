@@ -13,6 +13,9 @@ try {
   const services = await startConfiguredServices(config, (message) => log.info(message));
   log.info({ mongo: services.mongo, redis: services.redis }, 'servers ready; Ctrl-C stops them');
   process.stdout.write(`MONGO_URL=${services.mongoUrl}\nREDIS_URL=${services.redisUrl}\n`);
+  // Runs until a signal even when it reused servers left by a start that died (no child process of its own
+  // then keeps it alive).
+  setInterval(() => {}, 2 ** 30);
   onShutdownSignal(() => services.stop(), log);
 } catch (error) {
   exitWithError(error instanceof Error ? error.message : String(error));

@@ -6,6 +6,7 @@ import { ensureFerretDb } from './ferretdb-install.js';
 import type { LocalServer } from './local-server.js';
 import { startFerretDb, startMongod } from './mongo-server.js';
 import { redisAnswers, startRedisServer } from './redis-server.js';
+import type { DataFolderOwner } from './server-record.js';
 
 export interface LocalServicesOptions {
   /** Connections given by the operator; each one given is used as it is. */
@@ -42,6 +43,14 @@ const given = (url: string, variable: string): LocalServer => ({
   stop: async () => {},
 });
 
+/**
+ * A persistent data folder (./data for the embedded default) is owned like a database owns its folder: each
+ * server started on it is recorded in its server.pid, and a server left by a start that died is reused or
+ * stopped before anything new starts, never two servers on one folder. Throwaway folders (tests) need none of it.
+ */
+const owner = (options: LocalServicesOptions): { owner?: DataFolderOwner } =>
+  options.persistent ? { owner: { log: options.log } } : {};
+
 class NoServerError extends Error {
   override name = 'NoServerError';
 }
@@ -55,6 +64,7 @@ async function findRedis(
   if (binary) {
     return startRedisServer(binary, join(options.dataDir, 'redis'), {
       persistent: options.persistent,
+      ...owner(options),
       ...(options.redisDatabases === undefined ? {} : { databases: options.redisDatabases }),
     });
   }
@@ -87,13 +97,15 @@ async function findMongo(
 ): Promise<LocalServer> {
   if (options.mongoUrl) return given(options.mongoUrl, 'MONGO_URL');
   const mongod = await findExecutable('mongod', options.machine.path);
-  if (mongod) return startMongod(mongod, join(options.dataDir, 'mongod'));
+  if (mongod) return startMongod(mongod, join(options.dataDir, 'mongod'), owner(options).owner);
   if (await docker()) {
     const container = await startContainer('mongo:7', 27017, 'mongodb');
     return { ...container, description: `a mongo:7 container at ${container.url}` };
   }
   const ferretdb = await ensureFerretDb(options.machine.path, options.machine.cacheHome, options.log);
-  if (ferretdb) return startFerretDb(ferretdb, join(options.dataDir, 'ferretdb'));
+  if (ferretdb) {
+    return startFerretDb(ferretdb, join(options.dataDir, 'ferretdb'), undefined, owner(options).owner);
+  }
   throw new NoServerError(
     'No MongoDB-compatible server: set MONGO_URL, or install mongod, or start Docker, or install Go 1.21+ (https://go.dev/dl/) so FerretDB 1.24.2 can be built.',
   );

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -16,11 +16,17 @@ export interface ManagedProcess {
 
 /** Starts a server program with its output in a log file; its environment is only what is passed. */
 export function startProcess(command: string, args: readonly string[], logFile: string): ManagedProcess {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop it after the programs that use it.
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  // The server writes its output straight into the log file, not through a pipe to us: a server this process
+  // leaves behind (killed with SIGKILL) must not die of a broken pipe at its next line, so the next start can
+  // reuse it.
+  const log = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop it after the programs that use it.
+    child = spawn(command, args, { stdio: ['ignore', log, log], detached: true });
+  } finally {
+    closeSync(log);
+  }
   let hasExited = false;
   const exit = once(child, 'exit').then(() => {
     hasExited = true;
@@ -41,7 +47,6 @@ export function startProcess(command: string, args: readonly string[], logFile: 
           await exit;
         }
       }
-      log.end();
     },
     async logTail(lines = 20) {
       try {
