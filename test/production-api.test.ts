@@ -254,10 +254,11 @@ describe('load shedding', () => {
     await api?.close();
   });
 
-  it('sheds load with 503 while the event loop lags, and recovers', async () => {
+  it('sheds load with 503 while the event loop lags, answers its health checks throughout, and recovers', async () => {
     // The API runs in this process. For two seconds its event loop is kept busy in 150 ms slices, as a
     // CPU-bound burst would, with a breath between slices in which requests are still answered.
     const answers: { status: number; retryAfter: string | null; body: string }[] = [];
+    const health: number[] = [];
     let busy = true;
     const requests = (async () => {
       while (busy) {
@@ -269,6 +270,13 @@ describe('load shedding', () => {
         });
       }
     })();
+    const probes = (async () => {
+      while (busy) {
+        for (const path of ['/health/live', '/health/ready']) {
+          health.push((await fetch(`${api.url}${path}`)).status);
+        }
+      }
+    })();
     for (const end = Date.now() + 2000; Date.now() < end; ) {
       const slice = Date.now() + 150;
       while (Date.now() < slice) {
@@ -277,7 +285,10 @@ describe('load shedding', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     busy = false;
-    await requests;
+    await Promise.all([requests, probes]);
+    // An orchestrator probing a busy API must not restart it: health checks are never shed.
+    expect(health.length).toBeGreaterThan(2);
+    expect(health.filter((status) => status !== 200)).toEqual([]);
     const shed = answers.find((answer) => answer.status === 503);
     if (!shed) throw new Error(`no 503 among ${answers.map((answer) => answer.status).join(', ')}`);
     expect(JSON.parse(shed.body).code).toBe('overloaded');

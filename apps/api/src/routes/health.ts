@@ -31,7 +31,7 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
   typed.get(
     '/health/live',
     {
-      config: { access: 'public', rateLimit: false },
+      config: { access: 'public', rateLimit: false, shedLoad: false },
       schema: { tags: ['operations'], summary: 'The process is up', response: { 200: liveness } },
     },
     async () => ({ status: 'ok' as const }),
@@ -39,7 +39,7 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
   typed.get(
     '/health/ready',
     {
-      config: { access: 'public', rateLimit: false },
+      config: { access: 'public', rateLimit: false, shedLoad: false },
       schema: {
         tags: ['operations'],
         summary: 'MongoDB and Redis are reachable',
