@@ -3,7 +3,7 @@ import { markRequestFailed } from '@imgsvc/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, startTestApi, type TestApi } from './support/api.js';
 import { pollUntil } from './support/poll.js';
-import { multipartCsv } from './support/raw-http.js';
+import { exchange, multipartCsv } from './support/raw-http.js';
 
 /** Slack for a shared machine: Node checks the request timeouts at intervals, and the tests share the CPU. */
 const TOLERANCE_MS = 1500;
@@ -179,5 +179,85 @@ describe('clients that send slowly are cut off', () => {
       timeoutMs: 5000,
       what: 'the failed event on the stream',
     });
+  });
+});
+
+describe('uploads in flight are capped per key and in all', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi('upload_slots', {
+      API_KEYS: 'slots-key-a,slots-key-b',
+      UPLOAD_CONCURRENCY_PER_KEY: '2',
+      UPLOAD_CONCURRENCY: '3',
+    });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** An upload whose body is on its way: admitted once the server invites the body with 100 Continue. */
+  async function holdUpload(key: string): Promise<Connection> {
+    const connection = await openConnection(portOf(api));
+    connection.socket.write(
+      uploadHead(portOf(api), { authorization: `Bearer ${key}`, expect: '100-continue' }),
+    );
+    await pollUntil(
+      async () => (connection.received().startsWith('HTTP/1.1 100 Continue') ? true : undefined),
+      { timeoutMs: 5000, intervalMs: 10, what: `100 Continue for ${key}` },
+    );
+    connection.socket.write(OPEN_ENDED_UPLOAD);
+    return connection;
+  }
+
+  /**
+   * An upload that sends its headers and waits for 100 Continue: the answer has to come before any of its body,
+   * and without the invitation to send it (the status read is that of the first answer).
+   */
+  function refusedUpload(key: string) {
+    return exchange(
+      portOf(api),
+      Buffer.from(uploadHead(portOf(api), { authorization: `Bearer ${key}`, expect: '100-continue' })),
+      5000,
+    );
+  }
+
+  async function smallUpload(key: string): Promise<Response> {
+    const { body, contentType } = multipartCsv(`${CSV_HEADER}\n1,Shoe,https://images.example.com/a.jpg\n`);
+    return fetch(`${api.url}/api/upload`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, authorization: `Bearer ${key}` },
+      body,
+    });
+  }
+
+  it('answers 429 too_many_uploads to a key with two uploads in flight, 503 upload_capacity once all are taken, and admits again when one ends', async () => {
+    const a1 = await holdUpload('slots-key-a');
+    await holdUpload('slots-key-a');
+
+    const third = await refusedUpload('slots-key-a');
+    expect(third.status).toBe(429);
+    expect(third.headers['retry-after']).toBe('5');
+    expect(JSON.parse(third.body)).toMatchObject({ code: 'too_many_uploads', status: 429 });
+    // Refused before its body: the connection is closed rather than kept to read 100 MB.
+    expect(third.closedByServer).toBe(true);
+    expect(third.headers.connection).toBe('close');
+
+    await holdUpload('slots-key-b');
+    const overCapacity = await refusedUpload('slots-key-b');
+    expect(overCapacity.status).toBe(503);
+    expect(overCapacity.headers['retry-after']).toBe('5');
+    expect(JSON.parse(overCapacity.body)).toMatchObject({ code: 'upload_capacity', status: 503 });
+    expect(overCapacity.closedByServer).toBe(true);
+
+    // A client that gives up frees its slot: key a may upload again.
+    a1.socket.destroy();
+    const admitted = await pollUntil(
+      async () => {
+        const response = await smallUpload('slots-key-a');
+        return response.status === 202 ? response : undefined;
+      },
+      { timeoutMs: 5000, what: 'an upload admitted after one in flight ended' },
+    );
+    expect(admitted.status).toBe(202);
   });
 });
