@@ -528,7 +528,13 @@ describe('uploads that are accepted', () => {
 describe('Idempotency-Key', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi('upload_idempotency', { ...LIMITS, API_KEYS: 'alice-key,bob-key' });
+    api = await startTestApi('upload_idempotency', {
+      ...LIMITS,
+      API_KEYS: 'alice-key,bob-key',
+      // Five uploads with one key race below: all are let in at once, so that they meet at the key.
+      UPLOAD_CONCURRENCY_PER_KEY: '5',
+      UPLOAD_CONCURRENCY: '5',
+    });
   });
   afterAll(async () => {
     await api?.close();

@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import type { Logger } from '@imgsvc/logging';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { connectionLimits } from './connection-limits.js';
 import type { ApiContext } from './context.js';
 import { refuseWhileClosing } from './plugins/closing.js';
 import { httpSecurity } from './plugins/http-security.js';
@@ -47,12 +48,16 @@ export async function buildApp(
     genReqId: () => randomUUID(),
     // A problem+json 503 instead (see plugins/closing.ts).
     return503OnClosing: false,
+    ...connectionLimits(config.clients),
   });
   app.addHook('onRequest', async (request) => {
     if (!/^[\w.:-]{1,128}$/.test(request.id)) (request as { id: string }).id = randomUUID();
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Answered before the body was all received (a refusal): the connection is closed rather than kept to
+    // read, and throw away, the rest of a body that may be large or sent slowly.
+    if (request.raw.complete === false) reply.header('connection', 'close');
   });
 
   // First, so that it sees every route the others add.

@@ -64,6 +64,22 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem, instance:
     .send(problemBody(problem, instance));
 }
 
+/**
+ * The problem as a whole HTTP/1.1 response that closes the connection, for the rare answers written on the socket
+ * itself, where no request object exists (a client too slow to finish sending its request).
+ */
+export function rawProblemResponse(problem: HttpProblem, instance: string): string {
+  const body = JSON.stringify(problemBody(problem, instance));
+  const headers = {
+    ...problem.headers,
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  return `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}\r\n${head.join('\r\n')}\r\n\r\n${body}`;
+}
+
 /** A row, column or field the caller should fix, as listed in a problem's `errors`. */
 export interface ProblemError {
   readonly line?: number;
@@ -178,6 +194,25 @@ export const problems = {
       title: 'Too many requests',
       detail: `at most ${max} requests per ${Math.round(windowMs / 1000)} s; retry in ${retryAfterSeconds} s`,
       headers: retryAfter(retryAfterSeconds),
+    }),
+
+  /** The caller's key already has `limit` uploads in flight (UPLOAD_CONCURRENCY_PER_KEY). */
+  tooManyUploads: ({ limit, retryAfterSeconds }: { limit: number; retryAfterSeconds: number }) =>
+    new HttpProblem({
+      status: 429,
+      code: 'too_many_uploads',
+      title: 'Too many uploads at once',
+      detail: `at most ${limit} uploads at once per key; send this one when one of them has finished`,
+      headers: retryAfter(retryAfterSeconds),
+    }),
+
+  /** The client took longer than its limit to send the request (REQUEST_TIMEOUT_MS or HEADERS_TIMEOUT_MS). */
+  requestTooSlow: () =>
+    new HttpProblem({
+      status: 408,
+      code: 'request_too_slow',
+      title: 'Request timeout',
+      detail: 'the request was not received in time; the connection is closed',
     }),
 
   // The upload form.
@@ -362,6 +397,16 @@ export const problems = {
       code: 'overloaded',
       title: 'Service overloaded',
       detail: 'the server is too busy to answer now; try again shortly',
+      headers: retryAfter(retryAfterSeconds),
+    }),
+
+  /** This API process already receives `limit` uploads (UPLOAD_CONCURRENCY); another process may take it. */
+  uploadCapacity: ({ limit, retryAfterSeconds }: { limit: number; retryAfterSeconds: number }) =>
+    new HttpProblem({
+      status: 503,
+      code: 'upload_capacity',
+      title: 'Upload capacity reached',
+      detail: `this server receives at most ${limit} uploads at once; try again shortly`,
       headers: retryAfter(retryAfterSeconds),
     }),
 

@@ -31,6 +31,12 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   MAX_UPLOAD_BYTES: '3000',
   MAX_ROWS: '10',
   MAX_URLS_PER_ROW: '3',
+  UPLOAD_CONCURRENCY: '9',
+  UPLOAD_CONCURRENCY_PER_KEY: '3',
+  REQUEST_TIMEOUT_MS: '90000',
+  HEADERS_TIMEOUT_MS: '4000',
+  KEEP_ALIVE_TIMEOUT_MS: '2000',
+  CONNECTION_IDLE_TIMEOUT_MS: '45000',
   WORKER_CONCURRENCY: '97',
   JOB_LOCK_MS: '9000',
   JOB_STALLED_INTERVAL_MS: '3000',
@@ -85,7 +91,19 @@ describe('loadConfig', () => {
         maxImageBytes: 26214400,
         maxImagePixels: 50000000,
       },
-      upload: { maxUploadBytes: 52428800, maxRows: 100000, maxUrlsPerRow: 20 },
+      upload: {
+        maxUploadBytes: 52428800,
+        maxRows: 100000,
+        maxUrlsPerRow: 20,
+        concurrency: 4,
+        concurrencyPerKey: 2,
+      },
+      clients: {
+        requestTimeoutMs: 300000,
+        headersTimeoutMs: 10000,
+        keepAliveTimeoutMs: 5000,
+        idleTimeoutMs: 60000,
+      },
       jobs: { lockMs: 6000, stalledIntervalMs: 2000, shutdownGraceMs: 15000 },
       apiKeys: [],
       rateLimit: { max: 600, windowMs: 60000 },
@@ -133,7 +151,13 @@ describe('loadConfig', () => {
         concurrency: 32,
         concurrencyPerHost: 8,
       },
-      upload: { maxUploadBytes: 3000, maxRows: 10, maxUrlsPerRow: 3 },
+      upload: { maxUploadBytes: 3000, maxRows: 10, maxUrlsPerRow: 3, concurrency: 9, concurrencyPerKey: 3 },
+      clients: {
+        requestTimeoutMs: 90000,
+        headersTimeoutMs: 4000,
+        keepAliveTimeoutMs: 2000,
+        idleTimeoutMs: 45000,
+      },
       workerConcurrency: 97,
       jobs: { lockMs: 9000, stalledIntervalMs: 3000, shutdownGraceMs: 500 },
       apiKeys: ['one', 'two'],
@@ -196,6 +220,9 @@ describe('loadConfig', () => {
     ['PUBLIC_BASE_URL', 'ftp://x', /PUBLIC_BASE_URL must be an absolute http\(s\) URL/],
     ['WEBHOOK_SECRET', 'plain', /WEBHOOK_SECRET must be whsec_ followed by a base64 key/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['UPLOAD_CONCURRENCY_PER_KEY', '0', /UPLOAD_CONCURRENCY_PER_KEY must be at least 1/],
+    ['REQUEST_TIMEOUT_MS', '0', /REQUEST_TIMEOUT_MS must be at least 1000/],
+    ['CONNECTION_IDLE_TIMEOUT_MS', '5000', /CONNECTION_IDLE_TIMEOUT_MS must be at least 20000/],
   ])('stops with one line naming %s when it is %s', (variable, value, message) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(message);
@@ -264,6 +291,13 @@ describe('operators, metrics and production', () => {
     const load = () => loadConfig({ API_KEYS: 'a,shared-key', ADMIN_KEYS: 'shared-key' });
     expect(load).toThrow(/^Invalid configuration: ADMIN_KEYS must not repeat a key of API_KEYS/);
     expect(load).not.toThrow(/shared-key/);
+  });
+
+  it('refuses a headers timeout longer than the whole request may take', () => {
+    const load = () => loadConfig({ REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '6000' });
+    expect(load).toThrow(
+      /^Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS \(got 6000 and 5000\)$/,
+    );
   });
 
   it('names what production is missing: tenant keys for the API, a webhook secret for both programs', () => {

@@ -38,6 +38,20 @@ export interface Config {
     readonly maxUploadBytes: number;
     readonly maxRows: number;
     readonly maxUrlsPerRow: number;
+    /** Uploads in flight at once in this API process, and per tenant key (or, without keys, for everyone). */
+    readonly concurrency: number;
+    readonly concurrencyPerKey: number;
+  };
+  /** How long the API waits on a client before it closes the connection. */
+  readonly clients: {
+    /** Receiving a whole request, body included (not the answer: live progress streams are not cut). */
+    readonly requestTimeoutMs: number;
+    /** Receiving a request's headers. */
+    readonly headersTimeoutMs: number;
+    /** An idle kept-alive connection between requests. */
+    readonly keepAliveTimeoutMs: number;
+    /** A connection on which nothing moves either way (a client that stops reading an answer). */
+    readonly idleTimeoutMs: number;
   };
   readonly workerConcurrency: number;
   readonly jobs: {
@@ -187,6 +201,14 @@ const environmentSchema = z.object({
   MAX_UPLOAD_BYTES: integer(1, 1_073_741_824, 52_428_800),
   MAX_ROWS: integer(1, 10_000_000, 100_000),
   MAX_URLS_PER_ROW: integer(1, 1000, 20),
+  UPLOAD_CONCURRENCY: integer(1, 100_000, 4),
+  UPLOAD_CONCURRENCY_PER_KEY: integer(1, 100_000, 2),
+  // Five minutes lets a MAX_UPLOAD_BYTES (50 MiB) upload finish at 175 kB/s (1.4 Mbit/s), a slow uplink.
+  REQUEST_TIMEOUT_MS: integer(1000, 3_600_000, 300_000),
+  HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000, 5000),
+  // Above the 15 s heartbeat of live progress streams, which would otherwise be cut while nothing changes.
+  CONNECTION_IDLE_TIMEOUT_MS: integer(20_000, 3_600_000, 60_000),
   WORKER_CONCURRENCY: integer(1, 256, availableParallelism()),
   JOB_LOCK_MS: integer(1000, 600_000, 6000),
   JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 2000),
@@ -252,6 +274,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       'Invalid configuration: ADMIN_KEYS must not repeat a key of API_KEYS (an operator key is not a tenant key)',
     );
   }
+  if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (got ${env.HEADERS_TIMEOUT_MS} and ${env.REQUEST_TIMEOUT_MS})`,
+    );
+  }
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
@@ -277,6 +304,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       maxRows: env.MAX_ROWS,
       maxUrlsPerRow: env.MAX_URLS_PER_ROW,
+      concurrency: env.UPLOAD_CONCURRENCY,
+      concurrencyPerKey: env.UPLOAD_CONCURRENCY_PER_KEY,
+    },
+    clients: {
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      idleTimeoutMs: env.CONNECTION_IDLE_TIMEOUT_MS,
     },
     workerConcurrency: env.WORKER_CONCURRENCY,
     jobs: {

@@ -153,6 +153,9 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
   app.addHook('onRoute', (route) => {
     // Kept by reference: hooks of inner scopes (registerWithAccess) may still set the access after this one.
     routes.push(route);
+    // The body is invited last of all the checks before it: after access (an instance hook, run first) and
+    // after the route's own (such as the cap on uploads in flight), so a refused body is never asked for.
+    route.preParsing = [...[route.preParsing ?? []].flat(), inviteBody];
     // The API document says which routes need no key (its default, with API_KEYS, is the bearer key).
     if (route.config?.access === 'public' && route.schema && route.schema.security === undefined) {
       route.schema = { ...route.schema, security: [] };
@@ -180,7 +183,7 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
   };
 
   // Node answers `Expect: 100-continue` by itself before any hook runs, inviting a body that may be refused:
-  // the request goes on without it, and 100 Continue is sent only once access is granted.
+  // the request goes on without it, and 100 Continue is sent once every check has passed (inviteBody).
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
 
   app.decorateRequest('owner', null);
@@ -197,7 +200,6 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
       if (refusal.challenge) reply.header('www-authenticate', refusal.challenge);
       return refuse(reply, request, refusal.problem);
     }
-    if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
   });
 
   /** Why the caller may not call the matched route, or undefined when they may. */
@@ -245,6 +247,11 @@ export const routeAccess = fp(async (app: FastifyInstance, options: RouteAccessO
     }
   }
 });
+
+/** Sends the 100 Continue a client waits for before its body, once nothing before the body refused it. */
+async function inviteBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
+}
 
 const notFound = (request: FastifyRequest) => problems.notFound({ method: request.method, url: request.url });
 

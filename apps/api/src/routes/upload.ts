@@ -8,6 +8,10 @@ import { idempotencyScopeOf } from '../idempotency.js';
 import { type HttpProblem, problems } from '../problems.js';
 import { problemResponses, uploadAccepted } from '../schemas.js';
 import { readUploadForm } from '../upload-form.js';
+import { UploadSlots } from '../upload-slots.js';
+
+/** When a refused upload may try again: uploads last seconds, and a client retrying sooner only adds load. */
+const UPLOAD_RETRY_AFTER_SECONDS = 5;
 
 /** What a refused upload answers; nothing of it was stored. */
 function refusalProblem(refusal: UploadRefused): HttpProblem {
@@ -24,6 +28,8 @@ function refusalProblem(refusal: UploadRefused): HttpProblem {
 export async function uploadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   // The worker's policy for webhook deliveries, so a URL written as a refused address is refused at once.
   const addressPolicy = createAddressPolicy(context.config.fetch);
+  const { concurrency, concurrencyPerKey } = context.config.upload;
+  const slots = new UploadSlots({ perCaller: concurrencyPerKey, total: concurrency });
   app.withTypeProvider<ZodTypeProvider>().post(
     '/api/upload',
     {
@@ -35,6 +41,22 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
           'Answers 202 at once with the request id; the images are processed in the background. The whole file is checked first: any problem is a 4xx listing them (line, column, message), and nothing is stored.',
         consumes: ['multipart/form-data'],
         response: { 202: uploadAccepted, ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
+      },
+      // After access is granted and before the body is read: each tenant key (without keys, each address, as
+      // the rate limit counts) has UPLOAD_CONCURRENCY_PER_KEY uploads in flight at most, the process
+      // UPLOAD_CONCURRENCY. A refusal closes the connection, so the refused body is never received.
+      preParsing: async (request, reply) => {
+        const taken = slots.take(request.owner ? `key:${request.owner}` : `ip:${request.ip}`);
+        if ('refused' in taken) {
+          throw taken.refused === 'per_caller'
+            ? problems.tooManyUploads({
+                limit: concurrencyPerKey,
+                retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS,
+              })
+            : problems.uploadCapacity({ limit: concurrency, retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS });
+        }
+        // 'close' comes once the answer is sent or the connection is lost, whichever the upload ends with.
+        reply.raw.once('close', taken.release);
       },
     },
     async (request, reply) => {
