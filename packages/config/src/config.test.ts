@@ -17,6 +17,7 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   MONGO_URL: 'mongodb://db:27017/shop',
   REDIS_URL: 'redis://cache:6379/2',
   STORAGE_DIR: '/srv/images',
+  STORAGE_MIN_FREE_BYTES: '1048576',
   IMAGE_QUALITY: '60',
   FETCH_ALLOW_NETWORKS: '10.1.0.0/16',
   FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
       mongoUrl: undefined,
       redisUrl: undefined,
       imageQuality: 50,
+      storageMinFreeBytes: 268435456,
       fetch: {
         allowPrivateNetworks: false,
         timeoutMs: 15000,
@@ -120,6 +122,7 @@ describe('loadConfig', () => {
       mongoUrl: 'mongodb://db:27017/shop',
       redisUrl: 'redis://cache:6379/2',
       storageDir: '/srv/images',
+      storageMinFreeBytes: 1048576,
       imageQuality: 60,
       fetch: {
         allowNetworks: ['10.1.0.0/16'],
@@ -196,6 +199,7 @@ describe('loadConfig', () => {
     ['PUBLIC_BASE_URL', 'ftp://x', /PUBLIC_BASE_URL must be an absolute http\(s\) URL/],
     ['WEBHOOK_SECRET', 'plain', /WEBHOOK_SECRET must be whsec_ followed by a base64 key/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['STORAGE_MIN_FREE_BYTES', '256MB', /STORAGE_MIN_FREE_BYTES must be a whole number from 0 to/],
   ])('stops with one line naming %s when it is %s', (variable, value, message) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(message);
