@@ -97,11 +97,14 @@ describe('the API without a worker', () => {
     }
   });
 
-  it('reports liveness and readiness with MongoDB and Redis checked', async () => {
+  it('reports liveness and readiness with MongoDB, Redis and the storage checked', async () => {
     expect(await (await fetch(`${api.url}/health/live`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${api.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ok',
+      checks: { mongodb: 'ok', redis: 'ok', storage: 'ok' },
+    });
   });
 
   it('answers unknown routes with a problem', async () => {
@@ -165,7 +168,7 @@ describe('the API when it cannot serve', () => {
       expect(problem).toMatchObject({
         code: 'not_ready',
         status: 503,
-        checks: { mongodb: 'ok', redis: expect.not.stringMatching(/^ok$/) },
+        checks: { mongodb: 'ok', redis: expect.not.stringMatching(/^ok$/), storage: 'ok' },
       });
       expect(problem.detail).toMatch(/^Redis: /);
     } finally {

@@ -121,6 +121,7 @@ describe('programs that wait for servers that are down', () => {
     expect(unready.checks).toEqual({
       mongodb: expect.not.stringMatching(/^ok$/),
       redis: expect.not.stringMatching(/^ok$/),
+      storage: 'ok',
     });
     await pollUntil(
       async () =>

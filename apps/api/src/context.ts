@@ -30,6 +30,6 @@ export function apiDependencies(
     redis,
     queues: openQueues(redis),
     progress: openProgressReader(redis),
-    store: createImageStore(config.storageDir),
+    store: createImageStore(config.storageDir, { minFreeBytes: config.storageMinFreeBytes }),
   };
 }

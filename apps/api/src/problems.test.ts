@@ -55,7 +55,10 @@ const CASES: { [Name in keyof Factories]: Parameters<Factories[Name]>[] } = {
   overloaded: [[{ retryAfterSeconds: 5 }]],
   uploadCapacity: [[{ limit: 4, retryAfterSeconds: 5 }]],
   shuttingDown: [[]],
-  notReady: [[{ checks: { mongodb: 'ok', redis: 'connect ECONNREFUSED 127.0.0.1:1' } }]],
+  notReady: [
+    [{ checks: { mongodb: 'ok', redis: 'connect ECONNREFUSED 127.0.0.1:1', storage: 'ok' } }],
+    [{ checks: { mongodb: 'ok', redis: 'ok', storage: 'no space is left on the storage (ENOSPC)' } }],
+  ],
   internalError: [[]],
 };
 

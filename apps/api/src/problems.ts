@@ -421,12 +421,12 @@ export const problems = {
     }),
 
   /** Readiness: each check is 'ok' or why it failed. */
-  notReady: ({ checks }: { checks: { mongodb: string; redis: string } }) =>
+  notReady: ({ checks }: { checks: { mongodb: string; redis: string; storage: string } }) =>
     new HttpProblem({
       status: 503,
       code: 'not_ready',
       title: 'Not ready',
-      detail: Object.entries({ MongoDB: checks.mongodb, Redis: checks.redis })
+      detail: Object.entries({ MongoDB: checks.mongodb, Redis: checks.redis, Storage: checks.storage })
         .filter(([, check]) => check !== 'ok')
         .map(([server, check]) => `${server}: ${check}`)
         .join('; '),

@@ -200,9 +200,9 @@ export const liveness = z.object({ status: z.literal('ok') }).meta({ example: { 
 export const readiness = z
   .object({
     status: z.literal('ok'),
-    checks: z.object({ mongodb: z.string(), redis: z.string() }),
+    checks: z.object({ mongodb: z.string(), redis: z.string(), storage: z.string() }),
   })
-  .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok' } } });
+  .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok', storage: 'ok' } } });
 
 /** Problem answers by status, for a route's `response` schema. */
 export function problemResponses(...statuses: number[]): Record<number, typeof problem> {

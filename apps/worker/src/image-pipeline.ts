@@ -41,6 +41,8 @@ async function storeCompressed(
   const plan = await planCompression(bytes, policy);
   const key = keyFor(plan.output);
   if (plan.output !== sniffed && (await store.has(key))) return { key, reused: true };
+  // No encoding for a storage that cannot take the result: StorageUnavailable puts the job back to wait.
+  await store.checkWritable();
   // Downloads wait on the network; encoding waits on a CPU core.
   const image = await encodeLimit(() => encodeImage(bytes, plan, policy));
   await store.put(key, image.data);
@@ -66,7 +68,9 @@ export interface ProduceImageOptions {
  * One image from its URL: downloads it, decides how to encode it, re-encodes it and stores it under a name
  * derived from its bytes and the encoding settings: an image already stored is not encoded again. When the URL gave an output before, with
  * validators, the server is asked whether it changed, and a 304 saves the download. Failures of the image itself
- * are returned as results; infrastructure failures (disk, database) are thrown so that the job is retried.
+ * are returned as results; infrastructure failures (storage, database) are thrown, never recorded as the
+ * image's: the job runner puts the job back to wait for the outage's end (StorageUnavailable, an unreachable
+ * database) or retries it.
  */
 export async function produceImage(
   url: string,

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '@imgsvc/logging';
 import type { Queues } from '@imgsvc/queue';
+import type { ImageStore } from '@imgsvc/storage';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface WorkerMetrics {
@@ -9,10 +10,15 @@ export interface WorkerMetrics {
   readonly jobs: Counter<'queue' | 'name' | 'outcome'>;
   readonly imageBytes: Counter<'direction'>;
   readonly imageSeconds: Histogram<'outcome'>;
+  /** Jobs put back because the storage could not take images, by the storage's fault. */
+  readonly storageUnavailable: Counter<'reason'>;
 }
 
-/** The worker's Prometheus metrics: jobs by name and outcome, image bytes in and out, time per image, queue depths. */
-export function createWorkerMetrics(queues: Queues): WorkerMetrics {
+/**
+ * The worker's Prometheus metrics: jobs by name and outcome, image bytes in and out, time per image, queue
+ * depths, and the storage: its free space and the jobs that waited for it.
+ */
+export function createWorkerMetrics(queues: Queues, store: Pick<ImageStore, 'space'>): WorkerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ program: 'worker' });
   collectDefaultMetrics({ register: registry });
@@ -35,6 +41,25 @@ export function createWorkerMetrics(queues: Queues): WorkerMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
+  const storageUnavailable = new Counter({
+    name: 'storage_unavailable_total',
+    help: 'Jobs put back to wait because the storage could not take images (storage_full, storage_low_space: below STORAGE_MIN_FREE_BYTES, storage_read_only, storage_missing…); no attempt is used.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'storage_free_bytes',
+    help: 'Free bytes on the storage under STORAGE_DIR, read when scraped (0 when it cannot be read).',
+    registers: [registry],
+    async collect() {
+      this.set(
+        await store.space().then(
+          (space) => space.freeBytes,
+          () => 0,
+        ),
+      );
+    },
+  });
   const queued = [
     ['requests', queues.requests],
     ['products', queues.products],
@@ -52,7 +77,7 @@ export function createWorkerMetrics(queues: Queues): WorkerMetrics {
       }
     },
   });
-  return { registry, jobs, imageBytes, imageSeconds };
+  return { registry, jobs, imageBytes, imageSeconds, storageUnavailable };
 }
 
 /** Whether a request carries `Authorization: Bearer <token>`, compared as digests in constant time. */

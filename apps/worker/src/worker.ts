@@ -93,7 +93,8 @@ export async function startWorker(
     connectTimeoutMs: 10_000,
     connectionsPerOrigin: 4,
   });
-  const metrics = createWorkerMetrics(queues);
+  const store = createImageStore(config.storageDir, { minFreeBytes: config.storageMinFreeBytes });
+  const metrics = createWorkerMetrics(queues, store);
   const redisOutage = reportRedisOutages(redis, log);
   const context: WorkerContext = {
     config,
@@ -106,7 +107,7 @@ export async function startWorker(
         maxPixels: config.fetch.maxImagePixels,
       }).join('\n'),
     }),
-    store: createImageStore(config.storageDir),
+    store,
     fetcher,
     encodeLimit: pLimit(availableParallelism()),
     addressPolicy,
@@ -131,17 +132,22 @@ export async function startWorker(
             ? processImages(job, token, context)
             : checkRequestCompletion(job, context),
         log,
+        metrics,
       ),
       { ...workerOptions, concurrency: COORDINATION_CONCURRENCY },
     ),
     new Worker(
       QUEUE_NAMES.products,
-      withReleaseAndOutageHandling((job, _token, cancel) => processProductImages(job, context, cancel), log),
+      withReleaseAndOutageHandling(
+        (job, _token, cancel) => processProductImages(job, context, cancel),
+        log,
+        metrics,
+      ),
       { ...workerOptions, concurrency: config.workerConcurrency },
     ),
     new Worker(
       QUEUE_NAMES.webhooks,
-      withReleaseAndOutageHandling((job) => triggerWebhook(job, context), log),
+      withReleaseAndOutageHandling((job) => triggerWebhook(job, context), log, metrics),
       { ...workerOptions, concurrency: WEBHOOK_CONCURRENCY },
     ),
   ];

@@ -17,6 +17,7 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   MONGO_URL: 'mongodb://db:27017/shop',
   REDIS_URL: 'redis://cache:6379/2',
   STORAGE_DIR: '/srv/images',
+  STORAGE_MIN_FREE_BYTES: '1048576',
   IMAGE_QUALITY: '60',
   FETCH_ALLOW_NETWORKS: '10.1.0.0/16',
   FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
@@ -85,6 +86,7 @@ describe('loadConfig', () => {
       mongoUrl: undefined,
       redisUrl: undefined,
       imageQuality: 50,
+      storageMinFreeBytes: 268435456,
       fetch: {
         allowPrivateNetworks: false,
         timeoutMs: 15000,
@@ -138,6 +140,7 @@ describe('loadConfig', () => {
       mongoUrl: 'mongodb://db:27017/shop',
       redisUrl: 'redis://cache:6379/2',
       storageDir: '/srv/images',
+      storageMinFreeBytes: 1048576,
       imageQuality: 60,
       fetch: {
         allowNetworks: ['10.1.0.0/16'],
@@ -223,6 +226,7 @@ describe('loadConfig', () => {
     ['UPLOAD_CONCURRENCY_PER_KEY', '0', /UPLOAD_CONCURRENCY_PER_KEY must be at least 1/],
     ['REQUEST_TIMEOUT_MS', '0', /REQUEST_TIMEOUT_MS must be at least 1000/],
     ['CONNECTION_IDLE_TIMEOUT_MS', '5000', /CONNECTION_IDLE_TIMEOUT_MS must be at least 20000/],
+    ['STORAGE_MIN_FREE_BYTES', '256MB', /STORAGE_MIN_FREE_BYTES must be a whole number from 0 to/],
   ])('stops with one line naming %s when it is %s', (variable, value, message) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(message);

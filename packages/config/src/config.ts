@@ -13,6 +13,8 @@ export interface Config {
   readonly mongoUrl: string | undefined;
   readonly redisUrl: string | undefined;
   readonly storageDir: string;
+  /** Free space on the storage below which no image is encoded or written: jobs wait for space instead. */
+  readonly storageMinFreeBytes: number;
   readonly imageQuality: number;
   readonly fetch: {
     /**
@@ -187,6 +189,9 @@ const environmentSchema = z.object({
   MONGO_URL: z.preprocess(unset, connectionUrl(['mongodb:', 'mongodb+srv:']).optional()),
   REDIS_URL: z.preprocess(unset, connectionUrl(['redis:', 'rediss:']).optional()),
   STORAGE_DIR: z.preprocess(unset, z.string().default('./data/images')),
+  // 256 MiB: several of the largest outputs the pixel limit allows (a 50-megapixel palette PNG is up to 50 MB),
+  // one per encoding core, still fit above it, and the disk keeps room for whatever else writes to it.
+  STORAGE_MIN_FREE_BYTES: integer(0, 1_099_511_627_776, 268_435_456),
   IMAGE_QUALITY: integer(1, 100, 50),
   FETCH_ALLOW_NETWORKS: networkList,
   FETCH_ALLOW_PRIVATE_NETWORKS: flag(false),
@@ -287,6 +292,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     mongoUrl: env.MONGO_URL,
     redisUrl: env.REDIS_URL,
     storageDir: resolve(env.STORAGE_DIR),
+    storageMinFreeBytes: env.STORAGE_MIN_FREE_BYTES,
     imageQuality: env.IMAGE_QUALITY,
     fetch: {
       allowNetworks: env.FETCH_ALLOW_NETWORKS.map((entry) => normaliseNetwork(entry) as string),

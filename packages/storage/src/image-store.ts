@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, mkdir, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { asStorageFault, StorageUnavailable } from './storage-faults.js';
 
 /** A stored image's name: the hex SHA-256 of what it was made from, and its file extension. */
 const KEY_PATTERN = /^[0-9a-f]{64}\.(jpg|png|webp|avif|gif)$/;
@@ -21,11 +22,32 @@ export interface StoredImage {
   readonly stream: Readable;
 }
 
+export interface StorageSpace {
+  /** Bytes an ordinary process may still write, less what this store wrote since it last looked. */
+  readonly freeBytes: number;
+  /** The floor below which nothing is written (STORAGE_MIN_FREE_BYTES). */
+  readonly minFreeBytes: number;
+}
+
+export interface ImageStoreOptions {
+  /** Free space below which the store writes nothing (STORAGE_MIN_FREE_BYTES); 0: only a full disk stops it. */
+  readonly minFreeBytes?: number;
+  /** How long one look at the file system is trusted, so that it is not asked once per image. */
+  readonly spaceCheckMs?: number;
+}
+
 export interface ImageStore {
   readonly directory: string;
   has(key: string): Promise<boolean>;
-  /** Writes the image whole or not at all; writing a key again leaves the same file. */
+  /**
+   * Writes the image whole or not at all; writing a key again leaves the same file. Throws StorageUnavailable
+   * when the storage cannot take it (below the floor, full, read-only, gone or not answering).
+   */
   put(key: string, data: Uint8Array): Promise<void>;
+  /** The folder's free space; throws StorageUnavailable when it cannot be written at all. */
+  space(): Promise<StorageSpace>;
+  /** Throws StorageUnavailable unless an image may be written now: a check before work is spent on one. */
+  checkWritable(): Promise<StorageSpace>;
   /** The image for a key, or undefined when the key is malformed or nothing is stored under it. */
   open(key: string): Promise<StoredImage | undefined>;
 }
@@ -46,11 +68,61 @@ export function isImageKey(key: string): boolean {
   return KEY_PATTERN.test(key);
 }
 
-/** Images on the local disk, spread over 256 folders by the first two characters of their key. */
-export function createImageStore(directory: string): ImageStore {
+const SPACE_CHECK_MS = 1000;
+
+/**
+ * Images on the local disk, spread over 256 folders by the first two characters of their key. The folder is
+ * made the first time the store is used; if it goes away later (a volume that came off), the store reports
+ * the storage missing rather than making it again on whatever disk is beneath.
+ */
+export function createImageStore(directory: string, options: ImageStoreOptions = {}): ImageStore {
+  const minFreeBytes = options.minFreeBytes ?? 0;
+  const spaceCheckMs = options.spaceCheckMs ?? SPACE_CHECK_MS;
   const pathOf = (key: string) => join(directory, key.slice(0, 2), key);
+  let folderMade = false;
+  let sample: { readonly at: number; readonly freeBytes: Promise<number> } | undefined;
+  let writtenSinceSample = 0;
+
+  const readFreeBytes = async (): Promise<number> => {
+    try {
+      if (!folderMade) {
+        await mkdir(directory, { recursive: true });
+        folderMade = true;
+      }
+      // access(W_OK) answers EROFS on a read-only mount and EACCES where this process may not write.
+      const [info] = await Promise.all([statfs(directory), access(directory, constants.W_OK)]);
+      return info.bavail * info.bsize;
+    } catch (error) {
+      throw asStorageFault(error);
+    }
+  };
+  const space = async (): Promise<StorageSpace> => {
+    const now = Date.now();
+    if (!sample || now - sample.at >= spaceCheckMs) {
+      sample = { at: now, freeBytes: readFreeBytes() };
+      writtenSinceSample = 0;
+      // Seen by whoever awaits it; a sample nobody awaits again must not count as unhandled.
+      sample.freeBytes.catch(() => {});
+    }
+    const freeBytes = await sample.freeBytes;
+    return { freeBytes: Math.max(0, freeBytes - writtenSinceSample), minFreeBytes };
+  };
+  const checkWritable = async (): Promise<StorageSpace> => {
+    const current = await space();
+    if (current.freeBytes === 0) throw new StorageUnavailable('storage_full');
+    if (current.freeBytes < minFreeBytes) {
+      throw new StorageUnavailable(
+        'storage_low_space',
+        `${current.freeBytes} bytes free, the floor is ${minFreeBytes}`,
+      );
+    }
+    return current;
+  };
+
   return {
     directory,
+    space,
+    checkWritable,
     async has(key) {
       if (!isImageKey(key)) return false;
       try {
@@ -61,6 +133,7 @@ export function createImageStore(directory: string): ImageStore {
     },
     async put(key, data) {
       if (!isImageKey(key)) throw new Error(`invalid image key "${key}"`);
+      await checkWritable();
       const target = pathOf(key);
       // Write beside the target, then rename: readers never see half a file, and a rerun replaces it atomically.
       const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
@@ -68,15 +141,22 @@ export function createImageStore(directory: string): ImageStore {
         try {
           await writeFile(temporary, data);
         } catch (error) {
-          // The folder is made the first time one of its images is written (or after it was removed).
+          // A key's folder is made the first time one of its images is written (or after it was removed);
+          // only that folder: when the storage folder itself is gone, mkdir fails and says so.
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-          await mkdir(join(directory, key.slice(0, 2)), { recursive: true });
+          await mkdir(join(directory, key.slice(0, 2))).catch((cause: NodeJS.ErrnoException) => {
+            if (cause.code !== 'EEXIST') throw cause;
+          });
           await writeFile(temporary, data);
         }
         await rename(temporary, target);
+        writtenSinceSample += data.length;
       } catch (error) {
         await unlink(temporary).catch(() => {});
-        throw error;
+        const fault = asStorageFault(error);
+        // Look again next time rather than trust a sample the file system has just contradicted.
+        if (fault instanceof StorageUnavailable) sample = undefined;
+        throw fault;
       }
     },
     async open(key) {

@@ -42,19 +42,22 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
       config: { access: 'public', rateLimit: false, shedLoad: false },
       schema: {
         tags: ['operations'],
-        summary: 'MongoDB and Redis are reachable',
-        description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; 503 \`not_ready\` (a problem with \`checks\`) when either is not.`,
+        summary: 'MongoDB and Redis are reachable, and the storage can take images',
+        description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; the storage under STORAGE_DIR must be writable with at least STORAGE_MIN_FREE_BYTES free. 503 \`not_ready\` (a problem with \`checks\`) when any is not.`,
         response: { 200: readiness, ...problemResponses(503) },
       },
     },
     async (_request, reply) => {
-      const [mongodb, redis] = await Promise.all([
+      const [mongodb, redis, storage] = await Promise.all([
         check(() => context.db.ping(READY_TIMEOUT_MS)),
         check(() => context.redis.ping()),
+        // Our own words (StorageUnavailable names no path), read at most once a second whatever the probing.
+        check(() => context.store.checkWritable()),
       ]);
+      const checks = { mongodb, redis, storage };
       reply.header('cache-control', 'no-store');
-      if (mongodb === 'ok' && redis === 'ok') return { status: 'ok' as const, checks: { mongodb, redis } };
-      throw problems.notReady({ checks: { mongodb, redis } });
+      if (Object.values(checks).every((result) => result === 'ok')) return { status: 'ok' as const, checks };
+      throw problems.notReady({ checks });
     },
   );
 }

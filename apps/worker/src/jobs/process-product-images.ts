@@ -48,6 +48,9 @@ export async function processProductImages(
   const { requestId, row, urls } = parseJobData(productJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
   const { jobState } = context;
+  // Nothing is downloaded for a storage that cannot take the results: the job waits for it instead
+  // (StorageUnavailable, handled by the job runner). Each image is checked again before it is encoded.
+  await context.store.checkWritable();
 
   // What these URLs gave in earlier requests, looked up while the outcomes are claimed.
   const previous = jobState.recallSources(urls);
