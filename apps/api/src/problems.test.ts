@@ -20,6 +20,7 @@ const CASES: { [Name in keyof Factories]: Parameters<Factories[Name]>[] } = {
   dashboardReadOnly: [[]],
   crossSiteRequest: [[]],
   rateLimited: [[{ max: 10, windowMs: 60_000, retryAfterSeconds: 12 }]],
+  tooManyStreams: [[{ max: 10, retryAfterSeconds: 10 }]],
   unsupportedMediaType: [[]],
   unknownField: [[{ field: 'photo' }]],
   invalidField: [[{ field: 'webhook_url', mustBe: 'text' }], [{ field: 'file', mustBe: 'a file part' }]],
