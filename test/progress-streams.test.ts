@@ -83,17 +83,23 @@ async function upload(api: TestApi, key?: string): Promise<string> {
 }
 
 /**
- * Opens `count` streams one after another, as clients arriving over a moment would (not all in the same
- * millisecond); each has had its first status before this returns.
+ * Opens `count` streams, all at once or one after another (as clients arriving over a moment would); each
+ * has had its first status before this returns.
  */
-async function openStreams(api: TestApi, id: string, count: number): Promise<OpenStream[]> {
+async function openStreams(
+  api: TestApi,
+  id: string,
+  count: number,
+  arrival: 'at once' | 'one by one',
+): Promise<OpenStream[]> {
   const streams: OpenStream[] = [];
   try {
-    for (let opened = 0; opened < count; opened++) {
-      const stream = await openStream(api, id);
-      streams.push(stream);
-      expect(stream.response.status).toBe(200);
+    if (arrival === 'at once') {
+      streams.push(...(await Promise.all(Array.from({ length: count }, () => openStream(api, id)))));
+    } else {
+      for (let opened = 0; opened < count; opened++) streams.push(await openStream(api, id));
     }
+    for (const stream of streams) expect(stream.response.status).toBe(200);
     await pollUntil(async () => (streams.every((stream) => stream.events().length > 0) ? true : undefined), {
       timeoutMs: 10_000,
       what: `the first status on each of ${count} streams`,
@@ -173,9 +179,9 @@ describe('live progress streams (server-sent events)', () => {
     let streams: OpenStream[] = [];
     try {
       const id = await upload(api);
-      streams = await openStreams(api, id, 50);
       const reads = countRequestReads(api, id);
       const started = performance.now();
+      streams = await openStreams(api, id, 50, 'at once');
 
       await markRequestInProgress(api.db, id);
       const progress = openJobState(api.redis, { lockMs: 2000, encodingSettings: 'test' });
@@ -229,7 +235,8 @@ describe('live progress streams (server-sent events)', () => {
       const alone = await statusLatencyMs(api, id, 50);
       const reads = countRequestReads(api, id);
       const started = performance.now();
-      streams = await openStreams(api, id, 200);
+      // One by one, so that each stream of a poller per stream would poll at its own moment.
+      streams = await openStreams(api, id, 200, 'one by one');
       const withStreams = await statusLatencyMs(api, id, 50);
       const elapsedMs = performance.now() - started;
       const readCount = reads.count();
