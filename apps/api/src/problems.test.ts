@@ -22,6 +22,7 @@ const CASES: { [Name in keyof Factories]: Parameters<Factories[Name]>[] } = {
   rateLimited: [[{ max: 10, windowMs: 60_000, retryAfterSeconds: 12 }]],
   tooManyUploads: [[{ limit: 2, retryAfterSeconds: 5 }]],
   requestTooSlow: [[]],
+  tooManyStreams: [[{ max: 10, retryAfterSeconds: 10 }]],
   unsupportedMediaType: [[]],
   unknownField: [[{ field: 'photo' }]],
   invalidField: [[{ field: 'webhook_url', mustBe: 'text' }], [{ field: 'file', mustBe: 'a file part' }]],

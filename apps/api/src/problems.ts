@@ -215,6 +215,16 @@ export const problems = {
       detail: 'the request was not received in time; the connection is closed',
     }),
 
+  /** The caller's key already holds SSE_MAX_STREAMS_PER_KEY live progress streams (`max`). */
+  tooManyStreams: ({ max, retryAfterSeconds }: { max: number; retryAfterSeconds: number }) =>
+    new HttpProblem({
+      status: 429,
+      code: 'too_many_streams',
+      title: 'Too many event streams',
+      detail: `at most ${max} live progress streams per key at once; close one, or retry in ${retryAfterSeconds} s`,
+      headers: retryAfter(retryAfterSeconds),
+    }),
+
   // The upload form.
 
   unsupportedMediaType: () =>

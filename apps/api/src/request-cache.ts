@@ -15,6 +15,8 @@ export interface RequestCacheOptions {
  */
 export class RequestCache {
   private readonly entries = new Map<string, { document: RequestDocument; expires: number }>();
+  /** Reads under way: callers that miss together share one (a burst of streams opening at once, say). */
+  private readonly reading = new Map<string, Promise<RequestDocument | null>>();
 
   constructor(
     private readonly db: Database,
@@ -22,9 +24,17 @@ export class RequestCache {
   ) {}
 
   async find(id: string): Promise<RequestDocument | null> {
-    const now = Date.now();
     const cached = this.entries.get(id);
-    if (cached && cached.expires > now) return cached.document;
+    if (cached && cached.expires > Date.now()) return cached.document;
+    const underWay = this.reading.get(id);
+    if (underWay) return underWay;
+    const read = this.read(id).finally(() => this.reading.delete(id));
+    this.reading.set(id, read);
+    return read;
+  }
+
+  private async read(id: string): Promise<RequestDocument | null> {
+    const now = Date.now();
     const document = await findRequest(this.db, id);
     this.entries.delete(id);
     if (document) {

@@ -58,6 +58,8 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   WEBHOOK_BACKOFF_MS: '100',
   WEBHOOK_TIMEOUT_MS: '2000',
   LOG_LEVEL: 'debug',
+  SSE_MAX_STREAMS_PER_KEY: '4',
+  SSE_MAX_STREAM_SECONDS: '600',
 };
 
 /** The variables a reader looks up, learnt by handing it an environment that records every lookup. */
@@ -124,6 +126,7 @@ describe('loadConfig', () => {
         timeoutMs: 10000,
       },
       logLevel: 'info',
+      progressStreams: { maxStreamsPerKey: 10, maxStreamSeconds: 3600 },
     });
     expect(config.storageDir.endsWith('/data/images')).toBe(true);
     expect(config.workerConcurrency).toBeGreaterThanOrEqual(1);
@@ -180,6 +183,7 @@ describe('loadConfig', () => {
         timeoutMs: 2000,
       },
       logLevel: 'debug',
+      progressStreams: { maxStreamsPerKey: 4, maxStreamSeconds: 600 },
     });
     // Each value, set alone, moves the settings away from the defaults: none of them is ignored.
     const defaults = loadConfig({});
@@ -227,6 +231,8 @@ describe('loadConfig', () => {
     ['REQUEST_TIMEOUT_MS', '0', /REQUEST_TIMEOUT_MS must be at least 1000/],
     ['CONNECTION_IDLE_TIMEOUT_MS', '5000', /CONNECTION_IDLE_TIMEOUT_MS must be at least 20000/],
     ['STORAGE_MIN_FREE_BYTES', '256MB', /STORAGE_MIN_FREE_BYTES must be a whole number from 0 to/],
+    ['SSE_MAX_STREAMS_PER_KEY', '0', /SSE_MAX_STREAMS_PER_KEY must be at least 1/],
+    ['SSE_MAX_STREAM_SECONDS', '0', /SSE_MAX_STREAM_SECONDS must be at least 1/],
   ])('stops with one line naming %s when it is %s', (variable, value, message) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(message);

@@ -87,6 +87,13 @@ export interface Config {
     readonly timeoutMs: number;
   };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Live progress streams (server-sent events) of the API. */
+  readonly progressStreams: {
+    /** Streams one tenant key (or, without keys, one address) may hold open at once in one API process. */
+    readonly maxStreamsPerKey: number;
+    /** Age at which a stream ends and tells its client to reconnect. */
+    readonly maxStreamSeconds: number;
+  };
 }
 
 /** A setting that cannot be used; its message is one line that names the variable. */
@@ -244,6 +251,8 @@ const environmentSchema = z.object({
     unset,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
+  SSE_MAX_STREAMS_PER_KEY: integer(1, 100_000, 10),
+  SSE_MAX_STREAM_SECONDS: integer(1, 86_400, 3600),
 });
 
 function describeValue(value: unknown): string {
@@ -342,6 +351,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     },
     logLevel: env.LOG_LEVEL,
+    progressStreams: {
+      maxStreamsPerKey: env.SSE_MAX_STREAMS_PER_KEY,
+      maxStreamSeconds: env.SSE_MAX_STREAM_SECONDS,
+    },
   };
   return deepFreeze(config);
 }
