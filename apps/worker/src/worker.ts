@@ -20,6 +20,7 @@ import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
 import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
+import { startReconciler } from './reconciler.js';
 
 export interface Connections {
   readonly mongoUrl: string;
@@ -179,6 +180,7 @@ export async function startWorker(
     token: config.metricsToken,
     log,
   });
+  const reconciler = startReconciler(context, log);
   log.info(
     { concurrency: config.workerConcurrency, storage: config.storageDir, queues: Object.values(QUEUE_NAMES) },
     'worker ready',
@@ -186,6 +188,7 @@ export async function startWorker(
 
   return {
     async close() {
+      await reconciler.stop();
       // Stop taking jobs and let running ones finish; past the grace period, hand them back to the queue.
       const closing = Promise.all(workers.map((worker) => worker.close()));
       const finished = await Promise.race([

@@ -63,6 +63,8 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** On SIGTERM, how long running jobs may finish before they are handed back to the queue. */
     readonly shutdownGraceMs: number;
+    /** How often one worker looks for unfinished requests that no job moves any more, and queues them again. */
+    readonly reconcileIntervalMs: number;
   };
   /** Tenant keys: each sees only its own requests. */
   readonly apiKeys: readonly string[];
@@ -225,6 +227,7 @@ const environmentSchema = z.object({
   JOB_LOCK_MS: integer(1000, 600_000, 6000),
   JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 2000),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000, 15_000),
+  RECONCILE_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
   API_KEYS: list,
   ADMIN_KEYS: list,
   ADMIN_DASHBOARD_WRITE: flag(false),
@@ -333,6 +336,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       lockMs: env.JOB_LOCK_MS,
       stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
       shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_MS,
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     },
     apiKeys: env.API_KEYS,
     adminKeys: env.ADMIN_KEYS,

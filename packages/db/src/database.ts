@@ -109,6 +109,7 @@ async function ensureIndexes(database: Database): Promise<void> {
   await database.products.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.results.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
+  await database.requests.createIndex({ status: 1, created_at: 1 }, { name: 'status_created' });
 }
 
 const UNAVAILABLE =

@@ -17,12 +17,14 @@ export {
   productInputsFrom,
   productsByRows,
   productsInOrder,
+  recordedResults,
   recordProductResult,
   tallyProducts,
 } from './products.js';
 export {
   deleteRequest,
   findRequest,
+  findUnfinishedRequests,
   insertRequestWithProducts,
   markRequestCompleted,
   markRequestFailed,

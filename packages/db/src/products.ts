@@ -64,6 +64,20 @@ export async function recordProductResult(
   }
 }
 
+/** The results already recorded among the given rows of a request (a rerun's fan-out skips them). */
+export function recordedResults(
+  db: Database,
+  requestId: string,
+  rows: readonly number[],
+): Promise<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>[]> {
+  return db.results
+    .find(
+      { _id: { $in: rows.map((row) => productId(requestId, row)) } },
+      { projection: { _id: 0, row: 1, output_urls: 1, errors: 1 } },
+    )
+    .toArray();
+}
+
 export interface ProductWithResult {
   readonly product: ProductDocument;
   /** Null while the product has not been processed. */

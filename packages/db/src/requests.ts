@@ -124,6 +124,25 @@ export async function markRequestFailed(
   return result.modifiedCount === 1;
 }
 
+/**
+ * Requests not yet finished that were created before `createdBefore`, oldest first: what the reconciler checks
+ * for work that has no job left.
+ */
+export async function findUnfinishedRequests(
+  db: Database,
+  createdBefore: Date,
+  limit: number,
+): Promise<Pick<RequestDocument, '_id' | 'status' | 'created_at'>[]> {
+  return db.requests
+    .find(
+      { status: { $in: [...UNFINISHED_STATUSES] }, created_at: { $lt: createdBefore } },
+      { projection: { _id: 1, status: 1, created_at: 1 } },
+    )
+    .sort({ created_at: 1 })
+    .limit(limit)
+    .toArray();
+}
+
 export async function updateWebhookDelivery(
   db: Database,
   id: string,

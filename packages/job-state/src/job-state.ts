@@ -14,6 +14,11 @@ export interface JobState extends ProgressRecorder, ProgressReader, UrlClaims, I
    * as running (a cached copy) sees the last counts rather than none.
    */
   forgetRequest(requestId: string): Promise<void>;
+  /**
+   * True for the one worker that may reconcile requests now: the turn lasts `forMs` and is nobody's afterwards,
+   * so a worker that stops does not keep it.
+   */
+  takeReconcilerTurn(forMs: number): Promise<boolean>;
 }
 
 export interface JobStateOptions {
@@ -37,6 +42,9 @@ export function openJobState(connection: Redis, options: JobStateOptions): JobSt
         .pexpire(keys.progressCounts(requestId), EXPIRY.finishedProgressMs)
         .pexpire(keys.progressFailures(requestId), EXPIRY.finishedProgressMs)
         .exec();
+    },
+    async takeReconcilerTurn(forMs) {
+      return (await redis.set(keys.reconcilerTurn(), String(process.pid), 'PX', forMs, 'NX')) === 'OK';
     },
   };
 }

@@ -6,3 +6,4 @@ export {
   UploadRefused,
 } from './accept-upload.js';
 export { type FinishedRequest, failRequest, finishRequest, type RequestFinishing } from './finish-request.js';
+export { type Reconciliation, reconcileRequests } from './reconcile-requests.js';

@@ -1,5 +1,5 @@
-import { findRequest, markRequestInProgress, productInputsFrom } from '@imgsvc/db';
-import { isFinished } from '@imgsvc/domain';
+import { findRequest, markRequestInProgress, productInputsFrom, recordedResults } from '@imgsvc/db';
+import { isFinished, productCounts } from '@imgsvc/domain';
 import {
   enqueueCompletionCheck,
   JOB_NAMES,
@@ -41,7 +41,27 @@ export async function processImages(
     let batch: { name: string; data: ProductJobData; opts: ReturnType<typeof productJobOptions> }[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      await context.queues.products.addBulk(batch);
+      // Products already recorded (a fan-out queued again after Redis lost its data) are not processed again:
+      // their record is counted into the live progress, which is rebuilt from MongoDB that way.
+      const recorded = await recordedResults(
+        context.db,
+        requestId,
+        batch.map((entry) => entry.data.row),
+      );
+      const done = new Set(recorded.map((result) => result.row));
+      await Promise.all(
+        recorded.map((result) => {
+          const failureCodes = result.errors.map((failure) => failure.code);
+          const succeeded = result.output_urls.length - failureCodes.length;
+          return context.jobState.recordProgress(
+            requestId,
+            result.row,
+            productCounts(succeeded, failureCodes),
+          );
+        }),
+      );
+      const toProcess = batch.filter((entry) => !done.has(entry.data.row));
+      if (toProcess.length > 0) await context.queues.products.addBulk(toProcess);
       nextRow = (batch.at(-1)?.data.row ?? nextRow) + 1;
       await job.updateData({ ...data, nextRow });
       batch = [];

@@ -1,0 +1,48 @@
+import type { Logger } from '@imgsvc/logging';
+import { reconcileRequests } from '@imgsvc/requests';
+import type { WorkerContext } from './context.js';
+
+/** Requests younger than this are left alone: their first job may still be on its way from the API. */
+const GRACE_MS = 10_000;
+
+export interface RunningReconciler {
+  stop(): Promise<void>;
+}
+
+/**
+ * Every RECONCILE_INTERVAL_MS, the one worker that takes the turn in Redis looks for requests that MongoDB
+ * holds as unfinished but that no job moves any more, and queues their remaining work again (see
+ * reconcileRequests). MongoDB is the record and Redis a cache: after Redis loses its data, or the API stops
+ * between storing a request and queueing it, the request moves again within an interval or two.
+ */
+export function startReconciler(context: WorkerContext, log: Logger): RunningReconciler {
+  const intervalMs = context.config.jobs.reconcileIntervalMs;
+  let pass: Promise<void> | undefined;
+  const reconcile = async () => {
+    try {
+      // A little shorter than the interval, so that the next pass (by any worker) finds the turn free.
+      if (!(await context.jobState.takeReconcilerTurn(Math.max(500, intervalMs - 500)))) return;
+      const found = await reconcileRequests(context, { graceMs: Math.min(GRACE_MS, intervalMs) });
+      if (found.requeued.length > 0 || found.completionQueued.length > 0) {
+        log.warn(
+          { requeued: found.requeued, completion_queued: found.completionQueued, checked: found.checked },
+          'unfinished requests without a job queued again',
+        );
+      }
+    } catch (error) {
+      log.warn({ reason: (error as Error).message }, 'reconciliation failed; tried again next interval');
+    }
+  };
+  const timer = setInterval(() => {
+    pass ??= reconcile().finally(() => {
+      pass = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pass;
+    },
+  };
+}

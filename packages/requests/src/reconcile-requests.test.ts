@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { connectDatabase, type Database, insertRequestWithProducts } from '@imgsvc/db';
+import {
+  createRedisConnection,
+  enqueueProcessImages,
+  jobIds,
+  openQueues,
+  QUEUE_NAMES,
+  type Queues,
+} from '@imgsvc/queue';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../test/support/poll.js';
+import { testMongoUrl, testRedisUrl } from '../../../test/support/servers.js';
+import { reconcileRequests } from './reconcile-requests.js';
+
+describe('finding requests that no job moves any more, on real servers', () => {
+  let db: Database;
+  let redis: Redis;
+  let queues: Queues;
+  beforeAll(async () => {
+    db = await connectDatabase(testMongoUrl('reconcile'), 'reconcile-test');
+    redis = createRedisConnection(await testRedisUrl(), 'worker');
+    queues = openQueues(redis);
+  });
+  afterAll(async () => {
+    await queues?.close();
+    redis?.disconnect();
+    await db?.close();
+  });
+
+  const stored = async (createdAt: Date) => {
+    const id = randomUUID();
+    await insertRequestWithProducts(
+      db,
+      {
+        id,
+        owner: null,
+        columns: [],
+        products: [
+          { row: 1, serialNumber: 1, productName: 'Tote', inputUrls: ['https://img.example/1.jpg'] },
+        ],
+        imageCount: 1,
+        webhookUrl: null,
+      },
+      createdAt,
+    );
+    return id;
+  };
+  const ago = (ms: number) => new Date(Date.now() - ms);
+
+  it('queues the fan-out again for a request without one, leaves the others and the young alone', async () => {
+    const stranded = await stored(ago(60_000));
+    const moving = await stored(ago(60_000));
+    await enqueueProcessImages(queues, moving);
+    const young = await stored(ago(1000));
+    const found = await reconcileRequests({ db, queues }, { graceMs: 10_000 });
+    expect(found.requeued).toContain(stranded);
+    expect(found.requeued).not.toContain(moving);
+    expect(found.requeued).not.toContain(young);
+    expect(await queues.requests.getJob(jobIds.processImages(stranded))).toBeDefined();
+    // Queued once: the next pass finds its job and leaves it.
+    expect((await reconcileRequests({ db, queues }, { graceMs: 10_000 })).requeued).not.toContain(stranded);
+  });
+
+  it('queues the completion step of a request whose products all ended without one', async () => {
+    const id = await stored(ago(60_000));
+    await enqueueProcessImages(queues, id);
+    // A worker that ends the fan-out without queueing the completion step, as if Redis then lost that job.
+    const worker = new Worker(QUEUE_NAMES.requests, async () => 'all products processed', {
+      connection: redis.duplicate(),
+    });
+    try {
+      await pollUntil(
+        async () =>
+          (await (await queues.requests.getJob(jobIds.processImages(id)))?.getState()) === 'completed'
+            ? true
+            : undefined,
+        { timeoutMs: 10_000, intervalMs: 50, what: 'the fan-out completed' },
+      );
+    } finally {
+      await worker.close();
+    }
+    const found = await reconcileRequests({ db, queues }, { graceMs: 10_000 });
+    expect(found.completionQueued).toContain(id);
+    expect(await queues.requests.getJob(jobIds.completion(id))).toBeDefined();
+  });
+});
