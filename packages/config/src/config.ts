@@ -65,6 +65,8 @@ export interface Config {
     readonly shutdownGraceMs: number;
     /** How often one worker looks for unfinished requests that no job moves any more, and queues them again. */
     readonly reconcileIntervalMs: number;
+    /** A request's time budget from its upload: images not started by then fail as request_timeout. */
+    readonly requestMaxDurationMs: number;
   };
   /** Tenant keys: each sees only its own requests. */
   readonly apiKeys: readonly string[];
@@ -228,6 +230,7 @@ const environmentSchema = z.object({
   JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 2000),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000, 15_000),
   RECONCILE_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
+  REQUEST_MAX_DURATION_MS: integer(1000, 30 * 24 * 3_600_000, 6 * 3_600_000),
   API_KEYS: list,
   ADMIN_KEYS: list,
   ADMIN_DASHBOARD_WRITE: flag(false),
@@ -337,6 +340,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
       shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      requestMaxDurationMs: env.REQUEST_MAX_DURATION_MS,
     },
     apiKeys: env.API_KEYS,
     adminKeys: env.ADMIN_KEYS,

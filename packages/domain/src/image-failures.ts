@@ -23,6 +23,8 @@ export const IMAGE_FAILURE_REASONS = {
   too_many_pixels: 'the image has more pixels than the service accepts',
   decode_error: 'the image is damaged and could not be decoded',
   processing_failed: 'the product could not be processed after several attempts',
+  request_timeout:
+    'the request ran past its time budget (REQUEST_MAX_DURATION_MS) before this image was processed',
 } as const;
 
 export type ImageFailureCode = keyof typeof IMAGE_FAILURE_REASONS;
@@ -30,6 +32,11 @@ export type ImageFailureCode = keyof typeof IMAGE_FAILURE_REASONS;
 /** An http_<status> code: the image server answered with an error status. */
 export function httpFailureCode(status: number): `http_${number}` {
   return `http_${status}`;
+}
+
+/** The failure of an image whose request ran out of time before the image was started. */
+export function requestTimedOut(url: string): ImageFailure {
+  return { url, code: 'request_timeout', message: IMAGE_FAILURE_REASONS.request_timeout };
 }
 
 /** The failure recorded for each image of a product whose job gave up for good. */

@@ -15,6 +15,7 @@ export {
   type ImageFailure,
   type ImageFailureCode,
   productGaveUp,
+  requestTimedOut,
 } from './image-failures.js';
 export { IMAGE_ROUTE_PREFIX, outputImageUrl, requestLinks } from './links.js';
 export type { ColumnRole, InputColumn, ProductInput } from './products.js';

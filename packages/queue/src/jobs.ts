@@ -30,6 +30,8 @@ export const productJobData = z.object({
   requestId,
   row: z.number().int().positive(),
   urls: z.array(z.string().min(1).max(2048)).min(1).max(1000),
+  /** When the request's time budget ends (ms since the epoch): images not started by then are not processed. */
+  deadline: z.number().int().positive().optional(),
 });
 export type ProductJobData = z.infer<typeof productJobData>;
 

@@ -34,6 +34,7 @@ export async function processImages(
   await markRequestInProgress(context.db, requestId);
 
   const total = request.totals.products;
+  const deadline = request.created_at.getTime() + context.config.jobs.requestMaxDurationMs;
   let nextRow = data.nextRow ?? 1;
   if (nextRow <= total) log.info({ products: total, from_row: nextRow }, 'fanning out product jobs');
   const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
@@ -69,7 +70,7 @@ export async function processImages(
     for await (const product of productInputsFrom(context.db, requestId, nextRow)) {
       batch.push({
         name: JOB_NAMES.processProductImages,
-        data: { requestId, row: product.row, urls: [...product.input_urls] },
+        data: { requestId, row: product.row, urls: [...product.input_urls], deadline },
         opts: productJobOptions(parent, requestId, product.row),
       });
       if (batch.length >= FAN_OUT_BATCH) await flush();

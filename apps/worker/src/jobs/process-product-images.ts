@@ -1,5 +1,5 @@
 import { findProductResult, recordProductResult } from '@imgsvc/db';
-import { type ImageFailure, productCounts } from '@imgsvc/domain';
+import { type ImageFailure, productCounts, requestTimedOut } from '@imgsvc/domain';
 import type { ImageOutcome, ImageSource, UrlClaim } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
 import { parseJobData, productJobData } from '@imgsvc/queue';
@@ -45,7 +45,7 @@ export async function processProductImages(
   context: WorkerContext,
   cancel?: AbortSignal,
 ): Promise<string> {
-  const { requestId, row, urls } = parseJobData(productJobData, job.data, job.name);
+  const { requestId, row, urls, deadline } = parseJobData(productJobData, job.data, job.name);
   const log = context.log.child({ request_id: requestId, job_id: job.id, row });
   const { jobState } = context;
   // Nothing is downloaded for a storage that cannot take the results: the job waits for it instead
@@ -63,6 +63,11 @@ export async function processProductImages(
     for (const [url, outcome] of claim.known) outcomes.set(url, outcome);
     const produced = await Promise.allSettled(
       claim.toProduce.map(async (url) => {
+        // Past the request's time budget, an image not yet started is not started: it fails as request_timeout.
+        if (deadline !== undefined && Date.now() >= deadline) {
+          outcomes.set(url, { ok: false, failure: requestTimedOut(url) });
+          return;
+        }
         const image = await produceImage(url, context, { log, cancel, previous: (await previous).get(url) });
         outcomes.set(url, image.outcome);
         if (image.source) learned.set(url, image.source);
