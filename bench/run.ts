@@ -22,6 +22,7 @@ import { measureIngestion } from './ingest.js';
 import { type LimitResult, measureSharpLimit } from './limit.js';
 import { ensurePillow, MATCHED_SETTINGS, measurePillow, type PillowResult } from './peer-pillow.js';
 import { measureStatusLoad } from './status-load.js';
+import { measureUploadMemory } from './upload-memory.js';
 import {
   measureRecovery,
   openThroughputRun,
@@ -162,6 +163,12 @@ try {
   );
   phase('ingestion');
 
+  log('four maximum-size uploads at once');
+  const uploadMemory = quick
+    ? undefined
+    : await measureUploadMemory(4, connections(), join(workDir, 'upload-memory-images'));
+  if (uploadMemory) phase('upload_memory');
+
   log('fetch guard and formats');
   const fetching = await measureFetchOverhead(quick ? 200 : 1000);
   const formats = await measureFormatSavings(QUALITY);
@@ -192,6 +199,7 @@ try {
     status_running_vs_bare: ratio(status.running.requests_per_second, status.bare.requests_per_second),
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
     ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
+    upload_memory_4x_max_mb: uploadMemory?.api_rss_growth_mb ?? null,
     ingest_rows: ingest.rows,
     ingest_seconds: ingest.upload_seconds,
     ingest_rss_mb: ingest.api_rss_growth_mb,
@@ -269,6 +277,14 @@ try {
     ],
     [`ingestion: ${ingest.rows} rows, ${ingest.csv_mb} MB (s)`, String(ingest.upload_seconds)],
     ['ingestion: API peak RSS growth (MB)', String(ingest.api_rss_growth_mb)],
+    ...(uploadMemory
+      ? ([
+          [
+            `uploads: ${uploadMemory.uploads} at once of ${uploadMemory.mb_each} MB and ${uploadMemory.rows_each} rows, API peak RSS growth (MB; target <= 400)`,
+            `${uploadMemory.api_rss_growth_mb} (${uploadMemory.seconds} s; answers ${uploadMemory.statuses.join(', ')}; /health/live ${JSON.stringify(uploadMemory.live_statuses)}, slowest ${uploadMemory.live_slowest_ms} ms)`,
+          ],
+        ] as [string, string][])
+      : []),
     [
       `ingestion: result download, ${ingest.output_urls} output URLs, ${ingest.download_mb} MB (s)`,
       String(ingest.download_seconds),
@@ -321,6 +337,7 @@ try {
     recovery,
     status,
     ingest,
+    upload_memory: uploadMemory,
     fetching,
     formats,
   };

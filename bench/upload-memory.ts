@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import { freePort } from '@imgsvc/local-services';
+import { pollUntil } from '../test/support/poll.js';
+import { startProgram } from '../test/support/programs.js';
+
+export interface UploadMemoryResult {
+  readonly uploads: number;
+  readonly rows_each: number;
+  readonly mb_each: number;
+  /** The API process's peak resident memory above its idle level while the uploads ran (/proc VmHWM). */
+  readonly api_rss_growth_mb: number;
+  readonly seconds: number;
+  readonly statuses: readonly number[];
+  /** `/health/live` asked every 100 ms meanwhile: its answers' statuses, and the slowest answer. */
+  readonly live_statuses: Readonly<Record<string, number>>;
+  readonly live_slowest_ms: number;
+}
+
+const MAX_UPLOAD_BYTES = 52_428_800;
+const MAX_ROWS = 100_000;
+
+/**
+ * A CSV at both default limits at once: MAX_ROWS products and just under MAX_UPLOAD_BYTES (with the
+ * multipart envelope), each row naming a few long image URLs under an example host never fetched.
+ */
+function maximumCsv(): string {
+  const header = 'S. No.,Product Name,Input Image Urls';
+  const perRow = Math.floor((MAX_UPLOAD_BYTES - 64 * 1024) / MAX_ROWS) - 1;
+  const lines = [header];
+  for (let serial = 1; serial <= MAX_ROWS; serial += 1) {
+    const start = `${serial},Product ${serial},"`;
+    const urls: string[] = [];
+    let length = start.length + 1;
+    for (let index = 0; length < perRow - 80; index += 1) {
+      const url = `https://img.example.com/catalogue/${serial}/${index}-${'x'.repeat(40)}.jpg`;
+      urls.push(url);
+      length += url.length + 2;
+    }
+    lines.push(`${start}${urls.join(', ')}"`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function residentKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+}
+
+/**
+ * `uploads` maximum-size CSVs sent to the real API program at once (its default limits and upload caps), with
+ * no worker: the API's peak memory above idle, and whether `/health/live` kept answering meanwhile.
+ */
+export async function measureUploadMemory(
+  uploads: number,
+  connections: { mongoUrl: string; redisUrl: string },
+  storageDir: string,
+): Promise<UploadMemoryResult> {
+  const port = await freePort();
+  const api = startProgram('api', {
+    PORT: String(port),
+    MONGO_URL: connections.mongoUrl,
+    REDIS_URL: connections.redisUrl,
+    STORAGE_DIR: storageDir,
+    LOG_LEVEL: 'warn',
+    // One key per upload: the per-key cap (two at once) would refuse the third and fourth from one caller.
+    API_KEYS: Array.from({ length: uploads }, (_, index) => `bench-uploader-${index}`).join(','),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await pollUntil(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'API ready',
+    });
+    const pid = api.child.pid ?? 0;
+    const csv = new Blob([maximumCsv()], { type: 'text/csv' });
+    const idle = await residentKb(pid, 'VmRSS');
+    let sending = true;
+    const live: Record<string, number> = {};
+    let slowest = 0;
+    const probing = (async () => {
+      while (sending) {
+        const started = performance.now();
+        const status = await fetch(`${url}/health/live`).then(
+          (response) => String(response.status),
+          () => 'no answer',
+        );
+        slowest = Math.max(slowest, performance.now() - started);
+        live[status] = (live[status] ?? 0) + 1;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const started = performance.now();
+    const statuses = await Promise.all(
+      Array.from({ length: uploads }, async (_, index) => {
+        const form = new FormData();
+        form.append('file', csv, 'catalogue.csv');
+        const response = await fetch(`${url}/api/upload`, {
+          method: 'POST',
+          body: form,
+          headers: { authorization: `Bearer bench-uploader-${index}` },
+        });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    sending = false;
+    await probing;
+    const peak = await residentKb(pid, 'VmHWM');
+    return {
+      uploads,
+      rows_each: MAX_ROWS,
+      mb_each: Math.round((csv.size / 1e6) * 100) / 100,
+      api_rss_growth_mb: Math.round(((peak - idle) / 1024) * 100) / 100,
+      seconds: Math.round(seconds * 100) / 100,
+      statuses,
+      live_statuses: live,
+      live_slowest_ms: Math.round(slowest),
+    };
+  } finally {
+    await api.stop();
+  }
+}
