@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@imgsvc/local-services';
@@ -150,7 +150,10 @@ export async function pipelineHarness(
       return status;
     },
     async clearStorage() {
-      await rm(join(workDir, 'images'), { recursive: true, force: true });
+      // Its contents, not the folder: a storage folder that disappears is an outage the worker waits out.
+      const storage = join(workDir, 'images');
+      const entries = await readdir(storage).catch(() => []);
+      await Promise.all(entries.map((entry) => rm(join(storage, entry), { recursive: true, force: true })));
     },
     async close() {
       await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
