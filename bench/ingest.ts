@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import {
   connectDatabase,
   type Database,
@@ -8,11 +7,9 @@ import {
   productInputsFrom,
 } from '@imgsvc/db';
 import { outputImageUrl } from '@imgsvc/domain';
-import { freePort } from '@imgsvc/local-services';
 import { contentKey } from '@imgsvc/storage';
 import { catalogueCsv } from '../test/support/catalogue.js';
-import { pollUntil } from '../test/support/poll.js';
-import { startProgram } from '../test/support/programs.js';
+import { startApiProcess } from './api-process.js';
 
 export interface IngestResult {
   readonly rows: number;
@@ -69,11 +66,6 @@ function occurrences(text: Buffer, needle: string): number {
   return count;
 }
 
-async function residentKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-}
-
 /**
  * Uploads a CSV of `rows` products to the real API program and measures the upload's time, the API process's
  * peak resident memory above its idle level (from /proc: VmHWM minus VmRSS before), and the time to download
@@ -85,23 +77,11 @@ export async function measureIngestion(
   connections: { mongoUrl: string; redisUrl: string },
   storageDir: string,
 ): Promise<IngestResult> {
-  const port = await freePort();
-  const api = startProgram('api', {
-    PORT: String(port),
-    MONGO_URL: connections.mongoUrl,
-    REDIS_URL: connections.redisUrl,
-    STORAGE_DIR: storageDir,
-    LOG_LEVEL: 'warn',
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const api = await startApiProcess(connections, storageDir);
+  const { url } = api;
   try {
-    await pollUntil(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'API ready',
-    });
-    const pid = api.child.pid ?? 0;
     const csv = catalogueCsv(rows);
-    const idle = await residentKb(pid, 'VmRSS');
+    const idle = await api.residentKb('VmRSS');
 
     const form = new FormData();
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'catalogue.csv');
@@ -109,7 +89,7 @@ export async function measureIngestion(
     const upload = await fetch(`${url}/api/upload`, { method: 'POST', body: form });
     const uploadSeconds = (performance.now() - uploadStarted) / 1000;
     if (upload.status !== 202) throw new Error(`upload answered ${upload.status}: ${await upload.text()}`);
-    const peak = await residentKb(pid, 'VmHWM');
+    const peak = await api.residentKb('VmHWM');
     const { request_id: id } = (await upload.json()) as { request_id: string };
 
     // No worker runs: every product gets the result a worker would have recorded and the request is closed,
@@ -144,7 +124,7 @@ export async function measureIngestion(
       download_mb: round(body.length / 1e6),
     };
   } finally {
-    await api.stop();
+    await api.program.stop();
   }
 }
 

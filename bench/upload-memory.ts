@@ -1,8 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { freePort } from '@imgsvc/local-services';
-import { pollUntil } from '../test/support/poll.js';
-import { startProgram } from '../test/support/programs.js';
-
+import { startApiProcess } from './api-process.js';
 export interface UploadMemoryResult {
   readonly uploads: number;
   readonly rows_each: number;
@@ -41,11 +37,6 @@ function maximumCsv(): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function residentKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-}
-
 /**
  * `uploads` maximum-size CSVs sent to the real API program at once (its default limits and upload caps), with
  * no worker: the API's peak memory above idle, and whether `/health/live` kept answering meanwhile.
@@ -55,25 +46,14 @@ export async function measureUploadMemory(
   connections: { mongoUrl: string; redisUrl: string },
   storageDir: string,
 ): Promise<UploadMemoryResult> {
-  const port = await freePort();
-  const api = startProgram('api', {
-    PORT: String(port),
-    MONGO_URL: connections.mongoUrl,
-    REDIS_URL: connections.redisUrl,
-    STORAGE_DIR: storageDir,
-    LOG_LEVEL: 'warn',
+  const api = await startApiProcess(connections, storageDir, {
     // One key per upload: the per-key cap (two at once) would refuse the third and fourth from one caller.
     API_KEYS: Array.from({ length: uploads }, (_, index) => `bench-uploader-${index}`).join(','),
   });
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = api;
   try {
-    await pollUntil(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'API ready',
-    });
-    const pid = api.child.pid ?? 0;
     const csv = new Blob([maximumCsv()], { type: 'text/csv' });
-    const idle = await residentKb(pid, 'VmRSS');
+    const idle = await api.residentKb('VmRSS');
     let sending = true;
     const live: Record<string, number> = {};
     let slowest = 0;
@@ -106,7 +86,7 @@ export async function measureUploadMemory(
     const seconds = (performance.now() - started) / 1000;
     sending = false;
     await probing;
-    const peak = await residentKb(pid, 'VmHWM');
+    const peak = await api.residentKb('VmHWM');
     return {
       uploads,
       rows_each: MAX_ROWS,
@@ -118,6 +98,6 @@ export async function measureUploadMemory(
       live_slowest_ms: Math.round(slowest),
     };
   } finally {
-    await api.stop();
+    await api.program.stop();
   }
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../test/support/poll.js';
 import { createAddressPolicy } from './address-policy.js';
 import { createImageFetcher, type ImageFetchOptions } from './fetch-image.js';
 
@@ -91,14 +92,6 @@ async function outcomes(downloads: Promise<{ bytes: Buffer }>[]): Promise<(numbe
   );
 }
 
-async function until(condition: () => boolean, what: string, withinMs = 5000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('waiting for a slot on a busy host', () => {
   it('downloads every image of a slow host, one at a time, each within its own deadline', async () => {
     const images = fetcher();
@@ -148,7 +141,11 @@ describe('waiting for a slot on a busy host', () => {
     const images = fetcher();
     try {
       const holding = images.fetchImage(`${slow.base}/holding.png`);
-      await until(() => slow.hits.includes('/holding.png'), 'the first download to reach the host');
+      await pollUntil(async () => (slow.hits.includes('/holding.png') ? true : undefined), {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        what: 'the first download to reach the host',
+      });
       const cancel = new AbortController();
       const waiting = images.fetchImage(`${slow.base}/cancelled.png`, cancel.signal);
       let holdingDone = false;
