@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
 import { startLocalServices } from '@imgsvc/local-services';
 import sharp from 'sharp';
+import { measureFairness } from './fairness.js';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
 import { faster } from './harness.js';
@@ -169,6 +170,10 @@ try {
     : await measureUploadMemory(4, connections(), join(workDir, 'upload-memory-images'));
   if (uploadMemory) phase('upload_memory');
 
+  log('two tenants: one image behind a slow backlog');
+  const fairness = await measureFairness(connections());
+  phase('fairness');
+
   log('fetch guard and formats');
   const fetching = await measureFetchOverhead(quick ? 200 : 1000);
   const formats = await measureFormatSavings(QUALITY);
@@ -200,6 +205,8 @@ try {
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
     ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
     upload_memory_4x_max_mb: uploadMemory?.api_rss_growth_mb ?? null,
+    fairness_behind_backlog_ms: fairness.behind_backlog_ms,
+    fairness_behind_vs_alone: ratio(fairness.behind_backlog_ms, fairness.alone_ms),
     ingest_rows: ingest.rows,
     ingest_seconds: ingest.upload_seconds,
     ingest_rss_mb: ingest.api_rss_growth_mb,
@@ -286,6 +293,10 @@ try {
         ] as [string, string][])
       : []),
     [
+      `fairness: one image of tenant B, alone / behind tenant A's ${fairness.backlog_products} products dripped over ${fairness.drip_ms / 1000} s each (ms)`,
+      `${fairness.alone_ms} / ${fairness.behind_backlog_ms} (in arrival order: about ${fairness.arrival_order_estimate_ms})`,
+    ],
+    [
       `ingestion: result download, ${ingest.output_urls} output URLs, ${ingest.download_mb} MB (s)`,
       String(ingest.download_seconds),
     ],
@@ -338,6 +349,7 @@ try {
     status,
     ingest,
     upload_memory: uploadMemory,
+    fairness,
     fetching,
     formats,
   };

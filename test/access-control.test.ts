@@ -169,7 +169,15 @@ describe('keys that cannot be walked around', () => {
     const queues = await fetch(`${api.url}/admin/queues/api/queues`, { headers: bearer('ac-operator-key') });
     expect(queues.status).toBe(200);
     const names = ((await queues.json()) as { queues: { name: string }[] }).queues.map((queue) => queue.name);
-    expect(names.sort()).toEqual(['products', 'requests', 'webhooks']);
+    // Each tenant key's product queue (fair scheduling) besides the three shared ones; no key appears in a name.
+    expect(names.sort()).toEqual([
+      'products',
+      expect.stringMatching(/^products\.[0-9a-f]{32}$/),
+      expect.stringMatching(/^products\.[0-9a-f]{32}$/),
+      'requests',
+      'webhooks',
+    ]);
+    expect(names.join()).not.toMatch(/alice|bob/);
 
     const pause = await fetch(`${api.url}/admin/queues/api/queues/webhooks/pause`, {
       method: 'PUT',

@@ -99,7 +99,11 @@ export async function buildApp(
   // Operators only: without ADMIN_KEYS there is no dashboard at all.
   if (config.adminKeys.length > 0) {
     await app.register(async (scope) =>
-      queueDashboard(scope, { queues: context.queues, writable: config.adminDashboardWrite }),
+      queueDashboard(scope, {
+        queues: context.queues,
+        apiKeys: config.apiKeys,
+        writable: config.adminDashboardWrite,
+      }),
     );
   }
   return app;

@@ -18,7 +18,12 @@ export interface WorkerMetrics {
  * The worker's Prometheus metrics: jobs by name and outcome, image bytes in and out, time per image, queue
  * depths, and the storage: its free space and the jobs that waited for it.
  */
-export function createWorkerMetrics(queues: Queues, store: Pick<ImageStore, 'space'>): WorkerMetrics {
+export function createWorkerMetrics(
+  queues: Queues,
+  store: Pick<ImageStore, 'space'>,
+  /** The tenants' product queues, counted together under `products`. */
+  productQueues: () => Promise<readonly string[]> = async () => [],
+): WorkerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ program: 'worker' });
   collectDefaultMetrics({ register: registry });
@@ -60,20 +65,26 @@ export function createWorkerMetrics(queues: Queues, store: Pick<ImageStore, 'spa
       );
     },
   });
-  const queued = [
-    ['requests', queues.requests],
-    ['products', queues.products],
-    ['webhooks', queues.webhooks],
-  ] as const;
+  const states = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children'] as const;
   new Gauge({
     name: 'queue_jobs',
-    help: 'Jobs in each queue, by state, read from Redis when scraped.',
+    help: "Jobs in each queue, by state, read from Redis when scraped (every tenant's products together).",
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
-      for (const [name, queue] of queued) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children');
-        for (const [state, count] of Object.entries(counts)) this.set({ queue: name, state }, count);
+      const products = new Set([queues.products.name, ...(await productQueues())]);
+      const queued = [
+        ['requests', [queues.requests]],
+        ['products', [...products].map((name) => queues.productQueue(name))],
+        ['webhooks', [queues.webhooks]],
+      ] as const;
+      for (const [name, members] of queued) {
+        const totals = Object.fromEntries(states.map((state) => [state, 0]));
+        for (const queue of members) {
+          const counts = await queue.getJobCounts(...states);
+          for (const state of states) totals[state] = (totals[state] ?? 0) + (counts[state] ?? 0);
+        }
+        for (const [state, count] of Object.entries(totals)) this.set({ queue: name, state }, count);
       }
     },
   });

@@ -6,7 +6,7 @@ import { createAddressPolicy, createGuardedAgent, createImageFetcher } from '@im
 import { configureEncoder } from '@imgsvc/imaging';
 import { openJobState } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
-import { createRedisConnection, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
+import { createRedisConnection, isProductQueueName, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
 import { createImageStore } from '@imgsvc/storage';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -20,6 +20,7 @@ import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
 import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
+import { startProductWorkers } from './product-workers.js';
 import { startReconciler } from './reconciler.js';
 
 export interface Connections {
@@ -95,19 +96,20 @@ export async function startWorker(
     connectionsPerOrigin: 4,
   });
   const store = createImageStore(config.storageDir, { minFreeBytes: config.storageMinFreeBytes });
-  const metrics = createWorkerMetrics(queues, store);
   const redisOutage = reportRedisOutages(redis, log);
+  const jobState = openJobState(redis, {
+    lockMs: config.jobs.lockMs,
+    encodingSettings: encodingSettings({
+      quality: config.imageQuality,
+      maxPixels: config.fetch.maxImagePixels,
+    }).join('\n'),
+  });
+  const metrics = createWorkerMetrics(queues, store, () => jobState.productQueues());
   const context: WorkerContext = {
     config,
     db,
     queues,
-    jobState: openJobState(redis, {
-      lockMs: config.jobs.lockMs,
-      encodingSettings: encodingSettings({
-        quality: config.imageQuality,
-        maxPixels: config.fetch.maxImagePixels,
-      }).join('\n'),
-    }),
+    jobState,
     store,
     fetcher,
     encodeLimit: pLimit(availableParallelism()),
@@ -124,6 +126,29 @@ export async function startWorker(
     // A job is recovered after a crash, not failed, unless it keeps stalling.
     maxStalledCount: 3,
   };
+  const attachEvents = (worker: Worker) => {
+    // Every tenant's product queue counts as `products`: one series per tenant would grow without bound.
+    const queue = isProductQueueName(worker.name) ? QUEUE_NAMES.products : worker.name;
+    worker.on('completed', (job) => {
+      metrics.jobs.inc({ queue, name: job.name, outcome: 'completed' });
+    });
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
+      const jobLog = log.child({ request_id: job.data?.requestId, job_id: job.id, job: job.name });
+      if (!isFinalFailure(job)) {
+        jobLog.warn({ attempt: job.attemptsMade, reason: error.message }, 'job attempt failed; will retry');
+        return;
+      }
+      handleFinalFailure(job, error, context).catch((cause: unknown) =>
+        jobLog.error({ err: cause }, 'could not record a job that gave up'),
+      );
+    });
+    worker.on('error', (error) => {
+      if (REDIS_UNREACHABLE.test(error.message)) redisOutage.lost(error);
+      else log.error({ err: error, queue: worker.name }, 'worker error');
+    });
+  };
   const workers = [
     new Worker(
       QUEUE_NAMES.requests,
@@ -138,42 +163,25 @@ export async function startWorker(
       { ...workerOptions, concurrency: COORDINATION_CONCURRENCY },
     ),
     new Worker(
-      QUEUE_NAMES.products,
-      withReleaseAndOutageHandling(
-        (job, _token, cancel) => processProductImages(job, context, cancel),
-        log,
-        metrics,
-      ),
-      { ...workerOptions, concurrency: config.workerConcurrency },
-    ),
-    new Worker(
       QUEUE_NAMES.webhooks,
       withReleaseAndOutageHandling((job) => triggerWebhook(job, context), log, metrics),
       { ...workerOptions, concurrency: WEBHOOK_CONCURRENCY },
     ),
   ];
-  for (const worker of workers) {
-    worker.on('completed', (job) => {
-      metrics.jobs.inc({ queue: worker.name, name: job.name, outcome: 'completed' });
-    });
-    worker.on('failed', (job, error) => {
-      if (!job) return;
-      metrics.jobs.inc({ queue: worker.name, name: job.name, outcome: 'failed' });
-      const jobLog = log.child({ request_id: job.data?.requestId, job_id: job.id, job: job.name });
-      if (!isFinalFailure(job)) {
-        jobLog.warn({ attempt: job.attemptsMade, reason: error.message }, 'job attempt failed; will retry');
-        return;
-      }
-      handleFinalFailure(job, error, context).catch((cause: unknown) =>
-        jobLog.error({ err: cause }, 'could not record a job that gave up'),
-      );
-    });
-    worker.on('error', (error) => {
-      if (REDIS_UNREACHABLE.test(error.message)) redisOutage.lost(error);
-      else log.error({ err: error, queue: worker.name }, 'worker error');
-    });
-  }
-  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  for (const worker of workers) attachEvents(worker);
+  // Every tenant's product queue is served side by side (fair scheduling, product-workers.ts).
+  const productWorkers = startProductWorkers({
+    queues,
+    registry: context.jobState,
+    run: (job, _token, cancel) => processProductImages(job, context, cancel),
+    processor: (run) => withReleaseAndOutageHandling(run, log, metrics),
+    workerOptions,
+    slots: config.workerConcurrency,
+    slotsPerTenant: config.workerConcurrencyPerKey,
+    onWorker: attachEvents,
+    log,
+  });
+  await Promise.all([...workers.map((worker) => worker.waitUntilReady()), productWorkers.ready()]);
   const metricsServer = await serveWorkerMetrics(metrics, {
     host: config.workerMetricsHost,
     port: config.workerMetricsPort,
@@ -182,7 +190,12 @@ export async function startWorker(
   });
   const reconciler = startReconciler(context, log);
   log.info(
-    { concurrency: config.workerConcurrency, storage: config.storageDir, queues: Object.values(QUEUE_NAMES) },
+    {
+      concurrency: config.workerConcurrency,
+      concurrency_per_key: config.workerConcurrencyPerKey,
+      storage: config.storageDir,
+      queues: Object.values(QUEUE_NAMES),
+    },
     'worker ready',
   );
 
@@ -190,7 +203,7 @@ export async function startWorker(
     async close() {
       await reconciler.stop();
       // Stop taking jobs and let running ones finish; past the grace period, hand them back to the queue.
-      const closing = Promise.all(workers.map((worker) => worker.close()));
+      const closing = Promise.all([...workers.map((worker) => worker.close()), productWorkers.close()]);
       const finished = await Promise.race([
         closing.then(() => true),
         delay(config.jobs.shutdownGraceMs, false, { ref: false }),
@@ -198,6 +211,7 @@ export async function startWorker(
       if (!finished) {
         log.warn({ grace_ms: config.jobs.shutdownGraceMs }, 'handing running jobs back to the queue');
         for (const worker of workers) worker.cancelAllJobs('worker shutting down');
+        productWorkers.cancel('worker shutting down');
         await closing;
       }
       metricsServer?.close();

@@ -39,6 +39,7 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   KEEP_ALIVE_TIMEOUT_MS: '2000',
   CONNECTION_IDLE_TIMEOUT_MS: '45000',
   WORKER_CONCURRENCY: '97',
+  WORKER_CONCURRENCY_PER_KEY: '2',
   JOB_LOCK_MS: '9000',
   JOB_STALLED_INTERVAL_MS: '3000',
   WORKER_SHUTDOWN_GRACE_MS: '500',
@@ -137,7 +138,24 @@ describe('loadConfig', () => {
       progressStreams: { maxStreamsPerKey: 10, maxStreamSeconds: 3600 },
     });
     expect(config.storageDir.endsWith('/data/images')).toBe(true);
-    expect(config.workerConcurrency).toBeGreaterThanOrEqual(1);
+    expect(config.workerConcurrency).toBeGreaterThanOrEqual(4);
+    expect(config.workerConcurrencyPerKey).toBeLessThan(config.workerConcurrency);
+  });
+
+  it("keeps a quarter of the worker's product slots for other tenants unless told otherwise", () => {
+    const slots = (env: Record<string, string>) => {
+      const config = loadConfig(env);
+      return [config.workerConcurrency, config.workerConcurrencyPerKey];
+    };
+    expect(slots({ WORKER_CONCURRENCY: '4' })).toEqual([4, 3]);
+    expect(slots({ WORKER_CONCURRENCY: '8' })).toEqual([8, 6]);
+    expect(slots({ WORKER_CONCURRENCY: '2' })).toEqual([2, 1]);
+    // One slot cannot be shared: the one tenant at work takes it.
+    expect(slots({ WORKER_CONCURRENCY: '1' })).toEqual([1, 1]);
+    expect(slots({ WORKER_CONCURRENCY: '8', WORKER_CONCURRENCY_PER_KEY: '8' })).toEqual([8, 8]);
+    expect(() => loadConfig({ WORKER_CONCURRENCY: '4', WORKER_CONCURRENCY_PER_KEY: '5' })).toThrow(
+      /^Invalid configuration: WORKER_CONCURRENCY_PER_KEY must not exceed WORKER_CONCURRENCY \(got 5 and 4\)$/,
+    );
   });
 
   it('reads every variable it knows, each into its setting', () => {
@@ -173,6 +191,7 @@ describe('loadConfig', () => {
         idleTimeoutMs: 45000,
       },
       workerConcurrency: 97,
+      workerConcurrencyPerKey: 2,
       jobs: {
         lockMs: 9000,
         stalledIntervalMs: 3000,

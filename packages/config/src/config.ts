@@ -55,7 +55,10 @@ export interface Config {
     /** A connection on which nothing moves either way (a client that stops reading an answer). */
     readonly idleTimeoutMs: number;
   };
+  /** Product jobs at once per worker process, all tenants together. */
   readonly workerConcurrency: number;
+  /** Product jobs of one tenant (API key) at once per worker process: the rest are left for other tenants. */
+  readonly workerConcurrencyPerKey: number;
   readonly jobs: {
     /** How long a worker's claim on a job lasts without renewal: a crashed worker's jobs return after it. */
     readonly lockMs: number;
@@ -225,7 +228,10 @@ const environmentSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000, 5000),
   // Above the 15 s heartbeat of live progress streams, which would otherwise be cut while nothing changes.
   CONNECTION_IDLE_TIMEOUT_MS: integer(20_000, 3_600_000, 60_000),
-  WORKER_CONCURRENCY: integer(1, 256, availableParallelism()),
+  // Product jobs mostly wait on the network; encoding is limited to one image per core on its own.
+  WORKER_CONCURRENCY: integer(1, 256, Math.max(4, 2 * availableParallelism())),
+  // 0: all but a quarter of WORKER_CONCURRENCY (at least one slot kept for other tenants).
+  WORKER_CONCURRENCY_PER_KEY: integer(0, 256, 0),
   JOB_LOCK_MS: integer(1000, 600_000, 6000),
   JOB_STALLED_INTERVAL_MS: integer(500, 600_000, 2000),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 600_000, 15_000),
@@ -294,6 +300,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       'Invalid configuration: ADMIN_KEYS must not repeat a key of API_KEYS (an operator key is not a tenant key)',
     );
   }
+  if (env.WORKER_CONCURRENCY_PER_KEY > env.WORKER_CONCURRENCY) {
+    throw new ConfigError(
+      `Invalid configuration: WORKER_CONCURRENCY_PER_KEY must not exceed WORKER_CONCURRENCY (got ${env.WORKER_CONCURRENCY_PER_KEY} and ${env.WORKER_CONCURRENCY})`,
+    );
+  }
   if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) {
     throw new ConfigError(
       `Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (got ${env.HEADERS_TIMEOUT_MS} and ${env.REQUEST_TIMEOUT_MS})`,
@@ -335,6 +346,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       idleTimeoutMs: env.CONNECTION_IDLE_TIMEOUT_MS,
     },
     workerConcurrency: env.WORKER_CONCURRENCY,
+    workerConcurrencyPerKey:
+      env.WORKER_CONCURRENCY_PER_KEY ||
+      Math.max(1, env.WORKER_CONCURRENCY - Math.max(1, Math.floor(env.WORKER_CONCURRENCY / 4))),
     jobs: {
       lockMs: env.JOB_LOCK_MS,
       stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,

@@ -1,4 +1,5 @@
 export { type AddressPolicy, createAddressPolicy } from './address-policy.js';
+export { type Release, Semaphore } from './concurrency-limit.js';
 export { FetchError, findFetchError } from './fetch-errors.js';
 export {
   createImageFetcher,

@@ -15,4 +15,6 @@ export const EXPIRY = {
   urlOutcomesMs: 7 * DAY_MS,
   /** What a URL gave, for conditional downloads by the next request that names it. */
   imageSourceMs: 7 * DAY_MS,
+  /** A product queue's entry in the registry after it was last given work: longer than any job is kept. */
+  productQueueMs: 30 * DAY_MS,
 } as const;

@@ -3,11 +3,17 @@ import { EXPIRY } from './expiry.js';
 import { type ImageSources, imageSources } from './image-sources.js';
 import { keys } from './keys.js';
 import { liveProgress, type ProgressReader, type ProgressRecorder } from './live-progress.js';
+import { type ProductQueueRegistry, productQueueRegistry } from './product-queues.js';
 import { loadScripts } from './scripts.js';
 import { type UrlClaims, urlClaims } from './url-claims.js';
 
 /** Everything the worker keeps in Redis besides BullMQ's own keys. */
-export interface JobState extends ProgressRecorder, ProgressReader, UrlClaims, ImageSources {
+export interface JobState
+  extends ProgressRecorder,
+    ProgressReader,
+    UrlClaims,
+    ImageSources,
+    ProductQueueRegistry {
   /**
    * Called once a request is finished (MongoDB then holds its exact totals): drops its URL outcomes and the set
    * of counted rows, and lets its counts lapse after a few minutes, so that a reader still holding the request
@@ -35,6 +41,7 @@ export function openJobState(connection: Redis, options: JobStateOptions): JobSt
     ...liveProgress(redis),
     ...urlClaims(redis, options.lockMs),
     ...imageSources(redis, options.encodingSettings),
+    ...productQueueRegistry(redis),
     async forgetRequest(requestId) {
       await redis
         .multi()

@@ -29,6 +29,8 @@ export const keys = {
    * requests. The settings are part of the name, so entries made under other settings are never found.
    */
   imageSource: (settings: string, url: string) => `${PREFIX}:image-source:${sha256(settings, url)}`,
+  /** Sorted set of the product queues given work (one per tenant), scored by when they last were (ms). */
+  productQueues: () => `${PREFIX}:product-queues`,
   /** Held by the one worker that reconciles requests this interval; lapses by itself. */
   reconcilerTurn: () => `${PREFIX}:reconciler-turn`,
 } as const;

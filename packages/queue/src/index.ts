@@ -1,6 +1,7 @@
 export { createRedisConnection } from './connection.js';
 export {
   completionJobData,
+  isProductQueueName,
   JOB_NAMES,
   jobIds,
   type ProcessImagesData,
@@ -8,6 +9,7 @@ export {
   parseJobData,
   processImagesData,
   productJobData,
+  productQueueName,
   QUEUE_NAMES,
   type WebhookEvent,
   webhookJobData,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 
@@ -7,6 +8,25 @@ export const QUEUE_NAMES = {
   products: 'products',
   webhooks: 'webhooks',
 } as const;
+
+/**
+ * Each tenant's products wait in a queue of their own, so that one tenant's backlog is never ahead of another
+ * tenant's work: the worker serves the queues side by side (see the worker's product-workers.ts). Requests
+ * without an owner (no API_KEYS) use the plain `products` queue.
+ */
+export function productQueueName(owner: string | null): string {
+  if (owner === null) return QUEUE_NAMES.products;
+  // Owners are digests of keys; anything else is made one, since BullMQ forbids ':' in queue names.
+  const part = /^[A-Za-z0-9_-]{1,64}$/.test(owner)
+    ? owner
+    : createHash('sha256').update(owner).digest('hex').slice(0, 32);
+  return `${QUEUE_NAMES.products}.${part}`;
+}
+
+/** Whether a name is one `productQueueName` gives: the worker serves no other queue as products. */
+export function isProductQueueName(name: string): boolean {
+  return name === QUEUE_NAMES.products || /^products\.[A-Za-z0-9_-]{1,64}$/.test(name);
+}
 
 /** The architecture's four jobs (the seed's Celery tasks). */
 export const JOB_NAMES = {

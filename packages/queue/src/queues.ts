@@ -6,13 +6,19 @@ import {
   jobIds,
   type ProcessImagesData,
   type ProductJobData,
+  productQueueName,
   QUEUE_NAMES,
   type WebhookJobData,
 } from './jobs.js';
 
 export interface Queues {
   readonly requests: Queue<ProcessImagesData | CompletionJobData>;
+  /** The queue of requests without an owner; `productsOf` gives every tenant's. */
   readonly products: Queue<ProductJobData>;
+  /** The product queue of one owner (`productQueueName`), opened on first use. */
+  productsOf(owner: string | null): Queue<ProductJobData>;
+  /** A product queue by its name, opened on first use. */
+  productQueue(name: string): Queue<ProductJobData>;
   readonly webhooks: Queue<WebhookJobData>;
   /**
    * Whether Redis can take a job, waiting at most `withinMs` for the connection to be ready. A producer's
@@ -30,13 +36,29 @@ export function openQueues(connection: Redis): Queues {
   // As for the connection itself: failures reach callers through their commands. Without a listener, BullMQ
   // prints a stack trace for every failed reconnection while Redis is down.
   for (const queue of [requests, products, webhooks]) queue.on('error', () => {});
+  const productQueues = new Map<string, Queue<ProductJobData>>([[products.name, products]]);
+  const productQueue = (name: string) => {
+    let queue = productQueues.get(name);
+    if (!queue) {
+      queue = new Queue<ProductJobData>(name, { connection });
+      queue.on('error', () => {});
+      productQueues.set(name, queue);
+    }
+    return queue;
+  };
   return {
     requests,
     products,
     webhooks,
+    productQueue,
+    productsOf: (owner) => productQueue(productQueueName(owner)),
     reachable: (withinMs) => connectionReady(connection, withinMs),
     async close() {
-      await Promise.all([requests.close(), products.close(), webhooks.close()]);
+      await Promise.all([
+        requests.close(),
+        webhooks.close(),
+        ...[...productQueues.values()].map((q) => q.close()),
+      ]);
     },
   };
 }

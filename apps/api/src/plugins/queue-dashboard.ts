@@ -4,27 +4,31 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queues } from '@imgsvc/queue';
 import type { FastifyInstance } from 'fastify';
 import { answerWithProblem } from './problem-details.js';
-import { registerWithAccess } from './route-access.js';
+import { ownerOf, registerWithAccess } from './route-access.js';
 
 const DASHBOARD_PATH = '/admin/queues';
 
 const READS = new Set(['GET', 'HEAD']);
 
 /**
- * Bull Board at /admin/queues: the queues' jobs, for operators (ADMIN_KEYS) only. Reading is `operator`;
+ * Bull Board at /admin/queues: the queues' jobs, every tenant's product queue among them (one per key of
+ * API_KEYS), for operators (ADMIN_KEYS) only. Reading is `operator`;
  * every route that changes something is `operator_write`, refused unless ADMIN_DASHBOARD_WRITE is true; Bull
  * Board's own read-only mode is set to match.
  */
 export async function queueDashboard(
   app: FastifyInstance,
-  options: { queues: Queues; writable: boolean },
+  options: { queues: Queues; apiKeys: readonly string[]; writable: boolean },
 ): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: [options.queues.requests, options.queues.products, options.queues.webhooks].map(
-      (queue) => new BullMQAdapter(queue, { readOnlyMode: !options.writable }),
-    ),
+    queues: [
+      options.queues.requests,
+      options.queues.products,
+      ...options.apiKeys.map((key) => options.queues.productsOf(ownerOf(key))),
+      options.queues.webhooks,
+    ].map((queue) => new BullMQAdapter(queue, { readOnlyMode: !options.writable })),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'image-service queues' } },
   });

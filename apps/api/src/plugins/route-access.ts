@@ -53,7 +53,7 @@ export interface RouteAccessOptions {
 const digest = (secret: string) => createHash('sha256').update(secret).digest();
 
 /** What a request records about its creator: a hash, never the key. */
-function ownerOf(key: string): string {
+export function ownerOf(key: string): string {
   return createHash('sha256').update(`owner:${key}`).digest('hex').slice(0, 32);
 }
 

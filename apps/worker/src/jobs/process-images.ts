@@ -39,6 +39,9 @@ export async function processImages(
   if (nextRow <= total) log.info({ products: total, from_row: nextRow }, 'fanning out product jobs');
   const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
   if (nextRow <= total) {
+    // The request's products go to its owner's queue, which every worker then finds and serves beside the others.
+    const products = context.queues.productsOf(request.owner);
+    await context.jobState.announceProductQueue(products.name);
     let batch: { name: string; data: ProductJobData; opts: ReturnType<typeof productJobOptions> }[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
@@ -62,7 +65,7 @@ export async function processImages(
         }),
       );
       const toProcess = batch.filter((entry) => !done.has(entry.data.row));
-      if (toProcess.length > 0) await context.queues.products.addBulk(toProcess);
+      if (toProcess.length > 0) await products.addBulk(toProcess);
       nextRow = (batch.at(-1)?.data.row ?? nextRow) + 1;
       await job.updateData({ ...data, nextRow });
       batch = [];
