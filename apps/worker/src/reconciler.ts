@@ -1,6 +1,7 @@
 import type { Logger } from '@imgsvc/logging';
 import { reconcileRequests } from '@imgsvc/requests';
 import type { WorkerContext } from './context.js';
+import { requestFinishing } from './request-finishing.js';
 
 /** Requests younger than this are left alone: their first job may still be on its way from the API. */
 const GRACE_MS = 10_000;
@@ -22,12 +23,17 @@ export function startReconciler(context: WorkerContext, log: Logger): RunningRec
     try {
       // A little shorter than the interval, so that the next pass (by any worker) finds the turn free.
       if (!(await context.jobState.takeReconcilerTurn(Math.max(500, intervalMs - 500)))) return;
-      const found = await reconcileRequests(context, { graceMs: Math.min(GRACE_MS, intervalMs) });
+      const found = await reconcileRequests(requestFinishing(context), {
+        graceMs: Math.min(GRACE_MS, intervalMs),
+      });
       if (found.requeued.length > 0 || found.completionQueued.length > 0) {
         log.warn(
           { requeued: found.requeued, completion_queued: found.completionQueued, checked: found.checked },
           'unfinished requests without a job queued again',
         );
+      }
+      if (found.failed.length > 0) {
+        log.error({ failed: found.failed }, 'requests whose coordination had given up marked failed');
       }
     } catch (error) {
       log.warn({ reason: (error as Error).message }, 'reconciliation failed; tried again next interval');

@@ -61,7 +61,6 @@ interface CsvParseError extends Error {
 
 interface ParsedRecord {
   readonly record: string[];
-  readonly raw: string;
   readonly info: { readonly lines: number };
 }
 
@@ -77,11 +76,16 @@ function drainedOrClosed(stream: Writable): Promise<void> {
   });
 }
 
-/** Where a record starts: csv-parse reports the line it ends on, and a quoted cell may span lines. */
+/**
+ * Where a record starts: csv-parse reports the line it ends on, and a quoted cell may span lines. The line
+ * breaks inside a record are those inside its quoted cells, kept in the cells as they were written, so they
+ * are counted there rather than in a copy of the record's text.
+ */
 function firstLineOf(record: ParsedRecord): number {
   let breaks = 0;
-  const text = record.raw.replace(/\r?\n$|\r$/, '');
-  for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) breaks += 1;
+  for (const cell of record.record) {
+    for (let index = cell.indexOf('\n'); index !== -1; index = cell.indexOf('\n', index + 1)) breaks += 1;
+  }
   return record.info.lines - breaks;
 }
 
@@ -125,7 +129,6 @@ export async function parseProductCsv(
     relax_column_count: true,
     skip_empty_lines: true,
     info: true,
-    raw: true,
     max_record_size: MAX_RECORD_BYTES,
   });
   const inspector = new InputInspector();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connectDatabase, type Database, insertRequestWithProducts } from '@imgsvc/db';
+import { connectDatabase, type Database, findRequest, insertRequestWithProducts } from '@imgsvc/db';
 import {
   createRedisConnection,
   enqueueProcessImages,
@@ -49,19 +49,20 @@ describe('finding requests that no job moves any more, on real servers', () => {
     return id;
   };
   const ago = (ms: number) => new Date(Date.now() - ms);
+  const finishing = () => ({ db, queues, webhook: { maxAttempts: 3, backoffMs: 1000 } });
 
   it('queues the fan-out again for a request without one, leaves the others and the young alone', async () => {
     const stranded = await stored(ago(60_000));
     const moving = await stored(ago(60_000));
     await enqueueProcessImages(queues, moving);
     const young = await stored(ago(1000));
-    const found = await reconcileRequests({ db, queues }, { graceMs: 10_000 });
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
     expect(found.requeued).toContain(stranded);
     expect(found.requeued).not.toContain(moving);
     expect(found.requeued).not.toContain(young);
     expect(await queues.requests.getJob(jobIds.processImages(stranded))).toBeDefined();
     // Queued once: the next pass finds its job and leaves it.
-    expect((await reconcileRequests({ db, queues }, { graceMs: 10_000 })).requeued).not.toContain(stranded);
+    expect((await reconcileRequests(finishing(), { graceMs: 10_000 })).requeued).not.toContain(stranded);
   });
 
   it('queues the completion step of a request whose products all ended without one', async () => {
@@ -82,8 +83,47 @@ describe('finding requests that no job moves any more, on real servers', () => {
     } finally {
       await worker.close();
     }
-    const found = await reconcileRequests({ db, queues }, { graceMs: 10_000 });
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
     expect(found.completionQueued).toContain(id);
     expect(await queues.requests.getJob(jobIds.completion(id))).toBeDefined();
+  });
+
+  it('fails a request whose coordination gave up without the failure being recorded, and calls back', async () => {
+    const id = await stored(ago(60_000));
+    await queues.requests.add(
+      'process-images',
+      { requestId: id },
+      { jobId: jobIds.processImages(id), attempts: 1 },
+    );
+    // The job gives up; the worker that should record the request's failure (a database outage, a crash)
+    // does not.
+    const worker = new Worker(
+      QUEUE_NAMES.requests,
+      async () => {
+        throw new Error('connect ECONNREFUSED 10.0.0.7:27017');
+      },
+      { connection: redis.duplicate() },
+    );
+    try {
+      await pollUntil(
+        async () =>
+          (await (await queues.requests.getJob(jobIds.processImages(id)))?.getState()) === 'failed'
+            ? true
+            : undefined,
+        { timeoutMs: 10_000, intervalMs: 50, what: 'the fan-out failed' },
+      );
+    } finally {
+      await worker.close();
+    }
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
+    expect(found.failed).toContain(id);
+    const request = await findRequest(db, id);
+    expect(request?.status).toBe('failed');
+    // The reason is ours, never the library's words (which name internal addresses).
+    expect(request?.error_message).toMatch(/^process-images gave up after 1 attempt: an internal error/);
+    expect(request?.error_message).not.toMatch(/10\.0\.0\.7/);
+    expect(await queues.webhooks.getJob(jobIds.webhook(id, 'request.failed'))).toBeDefined();
+    // Once: the next pass finds the request finished.
+    expect((await reconcileRequests(finishing(), { graceMs: 10_000 })).failed).not.toContain(id);
   });
 });

@@ -1,5 +1,7 @@
-import { type Database, findUnfinishedRequests } from '@imgsvc/db';
-import { enqueueCompletionCheck, enqueueProcessImages, jobIds, type Queues } from '@imgsvc/queue';
+import { findUnfinishedRequests } from '@imgsvc/db';
+import { enqueueCompletionCheck, enqueueProcessImages, jobIds } from '@imgsvc/queue';
+import type { Job } from 'bullmq';
+import { failRequest, type RequestFinishing } from './finish-request.js';
 
 export interface Reconciliation {
   /** Unfinished requests looked at. */
@@ -8,6 +10,17 @@ export interface Reconciliation {
   readonly requeued: readonly string[];
   /** Requests whose products were all processed but whose completion step had no job. */
   readonly completionQueued: readonly string[];
+  /**
+   * Requests whose fan-out or completion step gave up, but whose failure was never recorded (the worker that
+   * should have recorded it met a database outage, or stopped): now failed, with their webhook queued.
+   */
+  readonly failed: readonly string[];
+}
+
+/** What the request's owner reads: our words, never a library's message (it may name internal addresses). */
+function gaveUp(job: Job): string {
+  const attempts = job.attemptsMade;
+  return `${job.name} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: an internal error (the worker log has the details under this request id)`;
 }
 
 /** Unfinished requests looked at per pass; the oldest first, so a backlog is worked through pass by pass. */
@@ -16,11 +29,12 @@ const PER_PASS = 1000;
 /**
  * Finds requests that MongoDB holds as unfinished but that no job will move any more, and queues their
  * remaining work again with the same job ids, so nothing runs twice: the fan-out continues from its first
- * product without a recorded result, and the completion step recounts from MongoDB. Requests younger than
+ * product without a recorded result, and the completion step recounts from MongoDB. A request whose
+ * coordination gave up without its failure being recorded is failed now. Requests younger than
  * `graceMs` are left alone: their first job may still be on its way from the API.
  */
 export async function reconcileRequests(
-  connections: { readonly db: Database; readonly queues: Queues },
+  connections: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'>,
   options: { readonly graceMs: number; readonly now?: Date },
 ): Promise<Reconciliation> {
   const { db, queues } = connections;
@@ -28,6 +42,7 @@ export async function reconcileRequests(
   const unfinished = await findUnfinishedRequests(db, new Date(now.getTime() - options.graceMs), PER_PASS);
   const requeued: string[] = [];
   const completionQueued: string[] = [];
+  const failed: string[] = [];
   for (const request of unfinished) {
     const fanOut = await queues.requests.getJob(jobIds.processImages(request._id));
     if (!fanOut) {
@@ -35,14 +50,24 @@ export async function reconcileRequests(
       requeued.push(request._id);
       continue;
     }
-    if ((await fanOut.getState()) !== 'completed') continue;
+    const fanOutState = await fanOut.getState();
+    if (fanOutState === 'failed') {
+      if (await failRequest(connections, request._id, gaveUp(fanOut))) failed.push(request._id);
+      continue;
+    }
+    if (fanOutState !== 'completed') continue;
     // Every product ended, yet the request is unfinished: its completion step must have been lost.
     const completion = await queues.requests.getJob(jobIds.completion(request._id));
-    if (!completion || (await completion.getState()) === 'completed') {
+    const completionState = await completion?.getState();
+    if (completion && completionState === 'failed') {
+      if (await failRequest(connections, request._id, gaveUp(completion))) failed.push(request._id);
+      continue;
+    }
+    if (!completion || completionState === 'completed') {
       if (completion) await completion.remove();
       await enqueueCompletionCheck(queues, request._id);
       completionQueued.push(request._id);
     }
   }
-  return { checked: unfinished.length, requeued, completionQueued };
+  return { checked: unfinished.length, requeued, completionQueued, failed };
 }
