@@ -5,6 +5,7 @@ import { parse } from 'csv-parse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvForm, startTestApi, type TestApi } from './support/api.js';
 import { catalogueCsv, catalogueName } from './support/catalogue.js';
+import { pollUntil } from './support/poll.js';
 
 const ROWS = 100_000;
 
@@ -43,6 +44,32 @@ describe(`a ${ROWS.toLocaleString('en')}-row CSV`, () => {
     );
     expect(request?.totals).toEqual({ products: ROWS, images });
     expect(await api.db.products.countDocuments({ request_id: requestId })).toBe(ROWS);
+    // The note kept while its products were stored as the file streamed in is gone with the request written.
+    expect(await api.db.incoming.countDocuments({})).toBe(0);
+  }, 120_000);
+
+  it('takes back every product already stored when the file is refused at its last row', async () => {
+    const products = await api.db.products.countDocuments({});
+    // Valid for 4,999 rows, stored batch by batch as they stream in, then a row that refuses the file. (Fewer
+    // rows than the rest of this file: FerretDB on SQLite removes products slowly, about 1,000 a second here.)
+    const refusedRows = 5000;
+    const csv = `${catalogueCsv(refusedRows - 1)}${refusedRows},,https://img.example.com/last.jpg\n`;
+    const response = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(csv) });
+    expect(response.status).toBe(422);
+    const problem = (await response.json()) as { errors: { line: number; message: string }[] };
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ line: refusedRows + 1, message: 'product name is empty' }),
+    ]);
+    // Nothing of it is visible at once (no request owns the products), and they are removed in the background.
+    expect(await api.db.requests.countDocuments({ _id: { $ne: requestId } })).toBe(0);
+    await pollUntil(
+      async () =>
+        (await api.db.products.countDocuments({})) === products &&
+        (await api.db.incoming.countDocuments({})) === 0
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, intervalMs: 200, what: "the refused file's products removed" },
+    );
   }, 120_000);
 
   it('downloads as a streamed result CSV in input order once finished, each row with its own outputs and errors', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CsvError, type ParsedProductCsv, parseProductCsv } from '@imgsvc/csv';
+import { CsvError, type ParsedProductCsv, type ProductSink, parseProductCsv } from '@imgsvc/csv';
 import { type AddressPolicy, checkUrlTarget } from '@imgsvc/fetching';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
@@ -71,12 +71,14 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof c
 
 /**
  * Reads the multipart form: exactly one CSV in "file", an optional webhook_url, nothing else. The file is
- * parsed while it streams in; the whole body is always read, so the answer never cuts the upload short.
+ * parsed while it streams in, its checked products handed to `sink` as they come; the whole body is always
+ * read, so the answer never cuts the upload short.
  */
 export async function readUploadForm(
   request: FastifyRequest,
   context: ApiContext,
   addressPolicy: AddressPolicy,
+  sink?: ProductSink,
 ): Promise<UploadForm> {
   if (!request.isMultipart()) {
     throw problems.unsupportedMediaType();
@@ -108,7 +110,7 @@ export async function readUploadForm(
         continue;
       }
       try {
-        csv = await parseProductCsv(hashing(part.file, fileHash), upload);
+        csv = await parseProductCsv(hashing(part.file, fileHash), upload, sink);
       } catch (error) {
         failure ??= error;
       }

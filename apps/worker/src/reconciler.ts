@@ -5,6 +5,8 @@ import { requestFinishing } from './request-finishing.js';
 
 /** Requests younger than this are left alone: their first job may still be on its way from the API. */
 const GRACE_MS = 10_000;
+/** Past REQUEST_TIMEOUT_MS, how long an upload's last products and its request may take to be written. */
+const UPLOAD_STORING_MS = 5 * 60_000;
 
 export interface RunningReconciler {
   stop(): Promise<void>;
@@ -25,12 +27,17 @@ export function startReconciler(context: WorkerContext, log: Logger): RunningRec
       if (!(await context.jobState.takeReconcilerTurn(Math.max(500, intervalMs - 500)))) return;
       const found = await reconcileRequests(requestFinishing(context), {
         graceMs: Math.min(GRACE_MS, intervalMs),
+        // No upload is received for longer than REQUEST_TIMEOUT_MS; storing its last products takes moments.
+        uploadMaxMs: context.config.clients.requestTimeoutMs + UPLOAD_STORING_MS,
       });
       if (found.requeued.length > 0 || found.completionQueued.length > 0) {
         log.warn(
           { requeued: found.requeued, completion_queued: found.completionQueued, checked: found.checked },
           'unfinished requests without a job queued again',
         );
+      }
+      if (found.abandoned.length > 0) {
+        log.warn({ uploads: found.abandoned }, 'products of uploads that were never stored removed');
       }
       if (found.failed.length > 0) {
         log.error({ failed: found.failed }, 'requests whose coordination had given up marked failed');

@@ -12,9 +12,21 @@ export interface ProductRow extends ProductInput {
 
 export interface ParsedProductCsv {
   readonly columns: readonly InputColumn[];
+  /** Every product, in order; empty when they were handed to a `ProductSink` instead. */
   readonly products: readonly ProductRow[];
+  readonly productCount: number;
   readonly imageCount: number;
 }
+
+/**
+ * Takes checked products in order, a batch at a time, while the file is still being read (to store them as
+ * they come, so that a large file is never held whole). Given only while every row so far is valid; the
+ * reading waits for it, so a slow store slows the upload rather than filling memory.
+ */
+export type ProductSink = (products: readonly ProductRow[]) => Promise<void>;
+
+/** Products handed to a sink at once. */
+const SINK_BATCH = 1000;
 
 export interface CsvLimits {
   readonly maxRows: number;
@@ -117,12 +129,15 @@ function describeParseError(error: CsvParseError): string {
 
 /**
  * Reads a product CSV from a byte stream and checks every row with the row schema. Resolves with all products
- * only when the whole file is valid; otherwise rejects with a CsvError that says what is wrong and where.
+ * (or, given a sink, with their count, the products having gone to the sink as they were read) only when the
+ * whole file is valid; otherwise rejects with a CsvError that says what is wrong and where, and a sink's
+ * products are the caller's to take back.
  * The input is always read to its end, so that whatever carries it (a multipart upload) ends cleanly.
  */
 export async function parseProductCsv(
   input: AsyncIterable<Buffer | string>,
   limits: CsvLimits,
+  sink?: ProductSink,
 ): Promise<ParsedProductCsv> {
   const parser = parse({
     bom: true,
@@ -158,7 +173,8 @@ export async function parseProductCsv(
   const schema = productRowSchema(limits.maxUrlsPerRow);
   let columns: readonly InputColumn[] | undefined;
   let positions: Record<ColumnRole, number> | undefined;
-  const products: ProductRow[] = [];
+  let products: ProductRow[] = [];
+  let productCount = 0;
   const problems: RowProblem[] = [];
   let totalProblems = 0;
   let dataRows = 0;
@@ -225,9 +241,21 @@ export async function parseProductCsv(
       }
       if (!checked.success) continue;
       const { product_name: productName, input_image_urls: inputUrls } = checked.data;
-      if (totalProblems > 0) continue; // the file is refused anyway: keep only its problems
-      products.push({ row: products.length + 1, line, serialNumber, productName, inputUrls });
+      if (totalProblems > 0) {
+        products = []; // the file is refused anyway: keep only its problems
+        continue;
+      }
+      productCount += 1;
+      products.push({ row: productCount, line, serialNumber, productName, inputUrls });
       imageCount += inputUrls.length;
+      if (sink && products.length >= SINK_BATCH) {
+        await sink(products);
+        products = [];
+      }
+    }
+    if (sink && totalProblems === 0 && products.length > 0) {
+      await sink(products);
+      products = [];
     }
   } catch (error) {
     // Stop reading the CSV, but let the input run to its end.
@@ -255,6 +283,6 @@ export async function parseProductCsv(
       totalProblems,
     );
   }
-  if (products.length === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
-  return { columns, products, imageCount };
+  if (productCount === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
+  return { columns, products, productCount, imageCount };
 }

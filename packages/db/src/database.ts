@@ -10,6 +10,7 @@ import {
 } from 'mongodb';
 import type {
   IdempotencyDocument,
+  IncomingRequestDocument,
   ProductDocument,
   ProductResultDocument,
   RequestDocument,
@@ -21,6 +22,8 @@ export interface Database {
   readonly products: Collection<ProductDocument>;
   readonly results: Collection<ProductResultDocument>;
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
+  /** Requests whose products are being stored as their file streams in; gone once the request is stored. */
+  readonly incoming: Collection<IncomingRequestDocument>;
   ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +48,7 @@ function databaseFor(client: MongoClient, url: string): Database {
     products: db.collection<ProductDocument>('products'),
     results: db.collection<ProductResultDocument>('product_results'),
     idempotencyKeys: db.collection<IdempotencyDocument>('idempotency_keys'),
+    incoming: db.collection<IncomingRequestDocument>('incoming_requests'),
     async ping(timeoutMs) {
       await db.command({ ping: 1 }, { timeoutMS: timeoutMs });
     },
@@ -110,6 +114,7 @@ async function ensureIndexes(database: Database): Promise<void> {
   await database.results.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
   await database.requests.createIndex({ status: 1, created_at: 1 }, { name: 'status_created' });
+  await database.incoming.createIndex({ started_at: 1 }, { name: 'started' });
 }
 
 const UNAVAILABLE =

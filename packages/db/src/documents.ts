@@ -40,6 +40,17 @@ export interface RequestDocument {
   readonly error_message: string | null;
 }
 
+/**
+ * A request being received: its products are stored batch by batch while its file streams in, and its request
+ * document is written once the whole file is valid, which removes this one. One left behind (an API that
+ * stopped mid-upload) names products that no request owns, which the reconciler removes.
+ */
+export interface IncomingRequestDocument {
+  /** The request id its products are stored under. */
+  readonly _id: string;
+  readonly started_at: Date;
+}
+
 /** One CSV row, as uploaded; never changed afterwards. */
 export interface ProductDocument {
   readonly _id: string;

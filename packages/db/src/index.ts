@@ -22,12 +22,17 @@ export {
   tallyProducts,
 } from './products.js';
 export {
+  beginIncomingRequest,
   deleteRequest,
   findRequest,
   findUnfinishedRequests,
+  insertIncomingProducts,
+  insertReceivedRequest,
   insertRequestWithProducts,
   markRequestCompleted,
   markRequestFailed,
   markRequestInProgress,
+  type ReceivedRequest,
+  sweepAbandonedIncoming,
   updateWebhookDelivery,
 } from './requests.js';

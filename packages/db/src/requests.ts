@@ -8,73 +8,163 @@ import {
 import type { Database } from './database.js';
 import { type ProductDocument, productId, type RequestDocument, type WebhookDelivery } from './documents.js';
 
-export interface NewRequest {
+/** What a request document records of its upload, once every product is stored. */
+export interface ReceivedRequest {
   readonly id: string;
   readonly owner: string | null;
   readonly columns: readonly InputColumn[];
-  readonly products: readonly ProductInput[];
+  readonly productCount: number;
   readonly imageCount: number;
   readonly webhookUrl: string | null;
+}
+
+export interface NewRequest extends Omit<ReceivedRequest, 'productCount'> {
+  readonly products: readonly ProductInput[];
 }
 
 const INSERT_BATCH = 1000;
 
 /**
- * Stores the products in batches, then the request. The request document is written last, so a request that
- * exists always has all its products; a failure part-way removes what was written.
+ * The first step of storing a request whose file is still streaming in: notes that products are coming under
+ * `id`, so that they are removed should the request never be stored (see `findAbandonedIncoming`).
  */
+export async function beginIncomingRequest(db: Database, id: string, now = new Date()): Promise<void> {
+  await db.incoming.insertOne({ _id: id, started_at: now });
+}
+
+/** Stores products of a request being received; no request owns them until `insertReceivedRequest`. */
+export async function insertIncomingProducts(
+  db: Database,
+  id: string,
+  products: readonly ProductInput[],
+): Promise<void> {
+  for (let start = 0; start < products.length; start += INSERT_BATCH) {
+    const batch = products.slice(start, start + INSERT_BATCH).map(
+      (product): ProductDocument => ({
+        _id: productId(id, product.row),
+        request_id: id,
+        row: product.row,
+        serial_number: product.serialNumber,
+        product_name: product.productName,
+        input_urls: product.inputUrls,
+      }),
+    );
+    await db.products.insertMany(batch, { ordered: false });
+  }
+}
+
+/**
+ * The last step: writes the request document, pending, over the products already stored. The request document
+ * is written last, so a request that exists always has all its products.
+ */
+export async function insertReceivedRequest(
+  db: Database,
+  request: ReceivedRequest,
+  now = new Date(),
+): Promise<void> {
+  await db.requests.insertOne({
+    _id: request.id,
+    owner: request.owner,
+    status: 'pending',
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    finished_at: null,
+    columns: request.columns,
+    totals: { products: request.productCount, images: request.imageCount },
+    counts: ZERO_COUNTS,
+    webhook: request.webhookUrl
+      ? {
+          url: request.webhookUrl,
+          state: 'pending',
+          event: null,
+          attempts: 0,
+          last_error: null,
+          delivered_at: null,
+        }
+      : null,
+    error_message: null,
+  });
+  await db.incoming.deleteOne({ _id: request.id });
+}
+
+/** Stores a request whose products are all at hand; a failure part-way removes what was written. */
 export async function insertRequestWithProducts(
   db: Database,
   request: NewRequest,
   now = new Date(),
 ): Promise<void> {
   try {
-    for (let start = 0; start < request.products.length; start += INSERT_BATCH) {
-      const batch = request.products.slice(start, start + INSERT_BATCH).map(
-        (product): ProductDocument => ({
-          _id: productId(request.id, product.row),
-          request_id: request.id,
-          row: product.row,
-          serial_number: product.serialNumber,
-          product_name: product.productName,
-          input_urls: product.inputUrls,
-        }),
-      );
-      await db.products.insertMany(batch, { ordered: false });
-    }
-    await db.requests.insertOne({
-      _id: request.id,
-      owner: request.owner,
-      status: 'pending',
-      created_at: now,
-      updated_at: now,
-      started_at: null,
-      finished_at: null,
-      columns: request.columns,
-      totals: { products: request.products.length, images: request.imageCount },
-      counts: ZERO_COUNTS,
-      webhook: request.webhookUrl
-        ? {
-            url: request.webhookUrl,
-            state: 'pending',
-            event: null,
-            attempts: 0,
-            last_error: null,
-            delivered_at: null,
-          }
-        : null,
-      error_message: null,
-    });
+    await beginIncomingRequest(db, request.id, now);
+    await insertIncomingProducts(db, request.id, request.products);
+    await insertReceivedRequest(db, { ...request, productCount: request.products.length }, now);
   } catch (error) {
     await deleteRequest(db, request.id).catch(() => {});
     throw error;
   }
 }
 
-export async function deleteRequest(db: Database, id: string): Promise<void> {
+/** Rows removed per command by `deleteRequest`. */
+const DELETE_ROWS = 20_000;
+
+/**
+ * Removes a request's products or results a range of rows at a time: a single deleteMany of a whole large
+ * request is refused by MongoDB-compatible servers that delete every matched id in one statement (FerretDB on
+ * SQLite: "too many SQL variables" past about 32,000).
+ */
+async function deleteRowsOf(
+  collection: Database['products'] | Database['results'],
+  requestId: string,
+): Promise<void> {
+  const last = await collection
+    .find({ request_id: requestId }, { projection: { row: 1 } })
+    .sort({ request_id: 1, row: -1 })
+    .limit(1)
+    .next();
+  if (!last) return;
+  for (let first = 1; first <= last.row; first += DELETE_ROWS) {
+    await collection.deleteMany({ request_id: requestId, row: { $gte: first, $lt: first + DELETE_ROWS } });
+  }
+}
+
+/**
+ * Removes a request, or a request being received, with everything stored under its id. A note in `incoming`
+ * stands while the products go (they may take a while: a large request's), so that a removal cut short is
+ * finished by the reconciler's sweep rather than leaving products nobody owns.
+ */
+export async function deleteRequest(db: Database, id: string, now = new Date()): Promise<void> {
+  await db.incoming.updateOne({ _id: id }, { $setOnInsert: { started_at: now } }, { upsert: true });
   await db.requests.deleteOne({ _id: id });
-  await db.products.deleteMany({ request_id: id });
-  await db.results.deleteMany({ request_id: id });
+  await deleteRowsOf(db.products, id);
+  await deleteRowsOf(db.results, id);
+  await db.incoming.deleteOne({ _id: id });
+}
+
+/**
+ * Requests begun before `startedBefore` and never stored: their upload ended without its request (an API that
+ * stopped mid-upload). Their products are removed with `deleteRequest`, unless the request document exists
+ * (an API that stopped just after writing it), in which case only the note is.
+ */
+export async function sweepAbandonedIncoming(
+  db: Database,
+  startedBefore: Date,
+  limit: number,
+): Promise<string[]> {
+  const abandoned = await db.incoming
+    .find({ started_at: { $lt: startedBefore } }, { projection: { _id: 1 } })
+    .sort({ started_at: 1 })
+    .limit(limit)
+    .toArray();
+  const removed: string[] = [];
+  for (const { _id: id } of abandoned) {
+    if (await db.requests.findOne({ _id: id }, { projection: { _id: 1 } })) {
+      await db.incoming.deleteOne({ _id: id });
+      continue;
+    }
+    await deleteRequest(db, id);
+    removed.push(id);
+  }
+  return removed;
 }
 
 export function findRequest(db: Database, id: string): Promise<RequestDocument | null> {

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
+  beginIncomingRequest,
   claimIdempotencyKey,
   type Database,
   deleteRequest,
   findIdempotencyClaim,
   findRequest,
   type IdempotencyDocument,
-  insertRequestWithProducts,
+  insertIncomingProducts,
+  insertReceivedRequest,
   releaseIdempotencyClaim,
 } from '@imgsvc/db';
 import type { InputColumn, ProductInput, RequestStatus } from '@imgsvc/domain';
@@ -47,6 +50,9 @@ export class UploadRefused extends Error {
   }
 }
 
+/** How long the answer to a refused upload waits for its stored products to be removed. */
+const TAKE_BACK_WAIT_MS = 2000;
+
 /** How long an upload waits for a queue connection that is not ready (starting up, or Redis down). */
 const QUEUE_READY_WITHIN_MS = 2000;
 
@@ -65,50 +71,145 @@ async function replay(
   return { requestId: original._id, status: original.status, replayed: true };
 }
 
+/** What an upload brings besides its products, known once its whole file is read and checked. */
+export interface UploadDetails {
+  readonly fingerprint: string;
+  readonly columns: readonly InputColumn[];
+  readonly productCount: number;
+  readonly imageCount: number;
+  readonly webhookUrl: string | null;
+}
+
 /**
- * Stores an upload as a pending request and queues its processing, exactly once per Idempotency-Key: an
- * earlier upload with the key is answered again, and of uploads racing with one key exactly one is stored.
- * When the job cannot be queued the request is taken back, so none waits forever without one.
+ * One upload being received. Its products are stored as its file streams in (`take`), so that no file is
+ * held whole in memory; the request itself is written, and queued, only once the whole file is valid
+ * (`accept`). A file refused part-way, or a client gone, takes back what was stored (`abandon`); an API that
+ * stops mid-upload leaves a note that the reconciler sweeps. When the upload will not be stored (an earlier
+ * upload with its Idempotency-Key exists, or the queue is unreachable), `take` drops the products and `accept`
+ * gives the answer the file would have had anyway. Taking back holds the answer for two seconds at most: the
+ * request document is removed at once, the products of a large file partly in the background.
+ */
+export interface UploadIntake {
+  take(products: readonly ProductInput[]): Promise<void>;
+  accept(details: UploadDetails): Promise<AcceptedUpload>;
+  abandon(): Promise<void>;
+}
+
+/**
+ * Opens the intake of one upload before its file is read. Never fails itself: what keeps the upload from being
+ * stored (an unreachable database or queue) is answered by `accept`, after the file was read whole and its
+ * own problems reported first.
+ */
+export async function openUpload(
+  connections: { readonly db: Database; readonly queues: Queues },
+  caller: { readonly owner: string | null; readonly idempotencyScope?: string | undefined },
+): Promise<UploadIntake> {
+  const { db, queues } = connections;
+  const scope = caller.idempotencyScope;
+  const notStored = (accept: (details: UploadDetails) => Promise<AcceptedUpload>): UploadIntake => ({
+    take: async () => {},
+    accept,
+    abandon: async () => {},
+  });
+  try {
+    if (scope) {
+      // A replay is answered from MongoDB alone, so a retry during a Redis outage still gets its first answer.
+      const earlier = await findIdempotencyClaim(db, scope);
+      if (earlier) return notStored((details) => replay(db, earlier, details.fingerprint));
+    }
+    if (!(await queues.reachable(QUEUE_READY_WITHIN_MS))) {
+      return notStored(async () => {
+        throw new UploadRefused('queue_unavailable', 'the job queue is unreachable');
+      });
+    }
+  } catch (error) {
+    return notStored(async () => {
+      throw error;
+    });
+  }
+
+  const requestId = randomUUID();
+  let begun = false;
+  // The request document goes at once (nothing of the upload is visible after). Its products go too, but the
+  // answer waits for them only TAKE_BACK_WAIT_MS (a large file's take long on some servers); the rest goes on
+  // in the background, and a removal cut short is finished by the reconciler's sweep.
+  const takeBack = async () => {
+    const removing = deleteRequest(db, requestId).catch(() => {});
+    await db.requests.deleteOne({ _id: requestId }).catch(() => {});
+    await Promise.race([removing, delay(TAKE_BACK_WAIT_MS, undefined, { ref: false })]);
+  };
+  return {
+    async take(products) {
+      if (!begun) {
+        await beginIncomingRequest(db, requestId);
+        begun = true;
+      }
+      await insertIncomingProducts(db, requestId, products);
+    },
+    async abandon() {
+      if (begun) await takeBack();
+    },
+    async accept(details) {
+      try {
+        await insertReceivedRequest(db, {
+          id: requestId,
+          owner: caller.owner,
+          columns: details.columns,
+          productCount: details.productCount,
+          imageCount: details.imageCount,
+          webhookUrl: details.webhookUrl,
+        });
+      } catch (error) {
+        await takeBack();
+        throw error;
+      }
+      if (scope) {
+        const claim = await claimIdempotencyKey(db, { scope, requestId, fingerprint: details.fingerprint });
+        if (claim !== 'claimed') {
+          // Another upload with this key won the race: ours is withdrawn and the winner's answer given.
+          await takeBack();
+          return replay(db, claim, details.fingerprint);
+        }
+      }
+      try {
+        await enqueueProcessImages(queues, requestId);
+      } catch (error) {
+        await takeBack();
+        if (scope) await releaseIdempotencyClaim(db, scope, requestId).catch(() => {});
+        throw new UploadRefused(
+          'queue_unavailable',
+          `the job queue refused request ${requestId}, taken back`,
+          {
+            cause: error,
+          },
+        );
+      }
+      return { requestId, status: 'pending', replayed: false };
+    },
+  };
+}
+
+/** Products stored per database round trip when an upload's products are all at hand. */
+const TAKE_BATCH = 1000;
+
+/**
+ * Stores an upload whose products are all at hand as a pending request and queues its processing, exactly once
+ * per Idempotency-Key: an earlier upload with the key is answered again, and of uploads racing with one key
+ * exactly one is stored. When the job cannot be queued the request is taken back, so none waits forever
+ * without one. (The API streams its uploads through `openUpload` instead.)
  */
 export async function acceptUpload(
   connections: { readonly db: Database; readonly queues: Queues },
   upload: Upload,
 ): Promise<AcceptedUpload> {
-  const { db, queues } = connections;
-  const scope = upload.idempotencyScope;
-  if (scope) {
-    // A replay is answered from MongoDB alone, so a retry during a Redis outage still gets its first answer.
-    const earlier = await findIdempotencyClaim(db, scope);
-    if (earlier) return replay(db, earlier, upload.fingerprint);
-  }
-  if (!(await queues.reachable(QUEUE_READY_WITHIN_MS))) {
-    throw new UploadRefused('queue_unavailable', 'the job queue is unreachable');
-  }
-  const requestId = randomUUID();
-  await insertRequestWithProducts(db, {
-    id: requestId,
-    owner: upload.owner,
-    columns: upload.columns,
-    products: upload.products,
-    imageCount: upload.imageCount,
-    webhookUrl: upload.webhookUrl,
-  });
-  if (scope) {
-    const claim = await claimIdempotencyKey(db, { scope, requestId, fingerprint: upload.fingerprint });
-    if (claim !== 'claimed') {
-      // Another upload with this key won the race: ours is withdrawn and the winner's answer given.
-      await deleteRequest(db, requestId);
-      return replay(db, claim, upload.fingerprint);
-    }
-  }
+  const intake = await openUpload(connections, upload);
   try {
-    await enqueueProcessImages(queues, requestId);
+    for (let start = 0; start < upload.products.length; start += TAKE_BATCH) {
+      await intake.take(upload.products.slice(start, start + TAKE_BATCH));
+    }
   } catch (error) {
-    await deleteRequest(db, requestId).catch(() => {});
-    if (scope) await releaseIdempotencyClaim(db, scope, requestId).catch(() => {});
-    throw new UploadRefused('queue_unavailable', `the job queue refused request ${requestId}, taken back`, {
-      cause: error,
-    });
+    await intake.abandon();
+    throw error;
   }
-  return { requestId, status: 'pending', replayed: false };
+  return intake.accept({ ...upload, productCount: upload.products.length });
 }

@@ -1,7 +1,10 @@
 export {
   type AcceptedUpload,
   acceptUpload,
+  openUpload,
   type Upload,
+  type UploadDetails,
+  type UploadIntake,
   type UploadRefusalCode,
   UploadRefused,
 } from './accept-upload.js';

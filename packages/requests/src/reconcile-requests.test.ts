@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { connectDatabase, type Database, findRequest, insertRequestWithProducts } from '@imgsvc/db';
+import {
+  beginIncomingRequest,
+  connectDatabase,
+  type Database,
+  findRequest,
+  insertIncomingProducts,
+  insertReceivedRequest,
+  insertRequestWithProducts,
+} from '@imgsvc/db';
 import {
   createRedisConnection,
   enqueueProcessImages,
@@ -56,13 +64,15 @@ describe('finding requests that no job moves any more, on real servers', () => {
     const moving = await stored(ago(60_000));
     await enqueueProcessImages(queues, moving);
     const young = await stored(ago(1000));
-    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 });
     expect(found.requeued).toContain(stranded);
     expect(found.requeued).not.toContain(moving);
     expect(found.requeued).not.toContain(young);
     expect(await queues.requests.getJob(jobIds.processImages(stranded))).toBeDefined();
     // Queued once: the next pass finds its job and leaves it.
-    expect((await reconcileRequests(finishing(), { graceMs: 10_000 })).requeued).not.toContain(stranded);
+    expect(
+      (await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 })).requeued,
+    ).not.toContain(stranded);
   });
 
   it('queues the completion step of a request whose products all ended without one', async () => {
@@ -83,7 +93,7 @@ describe('finding requests that no job moves any more, on real servers', () => {
     } finally {
       await worker.close();
     }
-    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 });
     expect(found.completionQueued).toContain(id);
     expect(await queues.requests.getJob(jobIds.completion(id))).toBeDefined();
   });
@@ -115,7 +125,7 @@ describe('finding requests that no job moves any more, on real servers', () => {
     } finally {
       await worker.close();
     }
-    const found = await reconcileRequests(finishing(), { graceMs: 10_000 });
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 });
     expect(found.failed).toContain(id);
     const request = await findRequest(db, id);
     expect(request?.status).toBe('failed');
@@ -124,6 +134,46 @@ describe('finding requests that no job moves any more, on real servers', () => {
     expect(request?.error_message).not.toMatch(/10\.0\.0\.7/);
     expect(await queues.webhooks.getJob(jobIds.webhook(id, 'request.failed'))).toBeDefined();
     // Once: the next pass finds the request finished.
-    expect((await reconcileRequests(finishing(), { graceMs: 10_000 })).failed).not.toContain(id);
+    expect(
+      (await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 })).failed,
+    ).not.toContain(id);
+  });
+
+  it('removes the products of uploads that were never stored, once no upload could still be under way', async () => {
+    const product = {
+      row: 1,
+      serialNumber: 1,
+      productName: 'Tote',
+      inputUrls: ['https://img.example/1.jpg'],
+    };
+    const receiving = async (startedAt: Date) => {
+      const id = randomUUID();
+      await beginIncomingRequest(db, id, startedAt);
+      await insertIncomingProducts(db, id, [product, { ...product, row: 2, serialNumber: 2 }]);
+      return id;
+    };
+    const abandoned = await receiving(ago(700_000));
+    const underWay = await receiving(ago(60_000));
+    // Stored just before its API stopped, which left the note: the request stands, only the note goes.
+    const stored = await receiving(ago(700_000));
+    const request = {
+      id: stored,
+      owner: null,
+      columns: [],
+      productCount: 2,
+      imageCount: 2,
+      webhookUrl: null,
+    };
+    await insertReceivedRequest(db, request);
+    await db.incoming.insertOne({ _id: stored, started_at: ago(700_000) });
+
+    const found = await reconcileRequests(finishing(), { graceMs: 10_000, uploadMaxMs: 600_000 });
+    expect(found.abandoned).toEqual([abandoned]);
+    expect(await db.products.countDocuments({ request_id: abandoned })).toBe(0);
+    expect(await db.incoming.countDocuments({ _id: abandoned })).toBe(0);
+    expect(await db.products.countDocuments({ request_id: underWay })).toBe(2);
+    expect(await db.incoming.countDocuments({ _id: underWay })).toBe(1);
+    expect(await db.products.countDocuments({ request_id: stored })).toBe(2);
+    expect(await db.incoming.countDocuments({ _id: stored })).toBe(0);
   });
 });

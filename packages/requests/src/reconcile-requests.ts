@@ -1,4 +1,4 @@
-import { findUnfinishedRequests } from '@imgsvc/db';
+import { findUnfinishedRequests, sweepAbandonedIncoming } from '@imgsvc/db';
 import { enqueueCompletionCheck, enqueueProcessImages, jobIds } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
 import { failRequest, type RequestFinishing } from './finish-request.js';
@@ -15,6 +15,8 @@ export interface Reconciliation {
    * should have recorded it met a database outage, or stopped): now failed, with their webhook queued.
    */
   readonly failed: readonly string[];
+  /** Uploads that stopped while their products were being stored (an API that stopped): their products removed. */
+  readonly abandoned: readonly string[];
 }
 
 /** What the request's owner reads: our words, never a library's message (it may name internal addresses). */
@@ -30,15 +32,22 @@ const PER_PASS = 1000;
  * Finds requests that MongoDB holds as unfinished but that no job will move any more, and queues their
  * remaining work again with the same job ids, so nothing runs twice: the fan-out continues from its first
  * product without a recorded result, and the completion step recounts from MongoDB. A request whose
- * coordination gave up without its failure being recorded is failed now. Requests younger than
+ * coordination gave up without its failure being recorded is failed now, and the products of uploads that
+ * were never stored (older than `uploadMaxMs`) are removed. Requests younger than
  * `graceMs` are left alone: their first job may still be on its way from the API.
  */
 export async function reconcileRequests(
   connections: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'>,
-  options: { readonly graceMs: number; readonly now?: Date },
+  options: {
+    readonly graceMs: number;
+    /** How long an upload may take to be received and stored: older ones never will be. */
+    readonly uploadMaxMs: number;
+    readonly now?: Date;
+  },
 ): Promise<Reconciliation> {
   const { db, queues } = connections;
   const now = options.now ?? new Date();
+  const abandoned = await sweepAbandonedIncoming(db, new Date(now.getTime() - options.uploadMaxMs), PER_PASS);
   const unfinished = await findUnfinishedRequests(db, new Date(now.getTime() - options.graceMs), PER_PASS);
   const requeued: string[] = [];
   const completionQueued: string[] = [];
@@ -69,5 +78,5 @@ export async function reconcileRequests(
       completionQueued.push(request._id);
     }
   }
-  return { checked: unfinished.length, requeued, completionQueued, failed };
+  return { checked: unfinished.length, requeued, completionQueued, failed, abandoned };
 }

@@ -1,6 +1,6 @@
 import { requestLinks } from '@imgsvc/domain';
 import { createAddressPolicy } from '@imgsvc/fetching';
-import { type AcceptedUpload, acceptUpload, UploadRefused } from '@imgsvc/requests';
+import { type AcceptedUpload, openUpload, UploadRefused } from '@imgsvc/requests';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
@@ -60,16 +60,25 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       },
     },
     async (request, reply) => {
-      const idempotencyScope = idempotencyScopeOf(request);
-      const form = await readUploadForm(request, context, addressPolicy);
+      // The products are stored as the file streams in, never held whole; the request is written and queued
+      // once the whole file is valid, and a refused file takes back what was stored.
+      const intake = await openUpload(context, {
+        owner: request.owner,
+        idempotencyScope: idempotencyScopeOf(request),
+      });
+      let form: Awaited<ReturnType<typeof readUploadForm>>;
+      try {
+        form = await readUploadForm(request, context, addressPolicy, (products) => intake.take(products));
+      } catch (error) {
+        await intake.abandon();
+        throw error;
+      }
       let accepted: AcceptedUpload;
       try {
-        accepted = await acceptUpload(context, {
-          owner: request.owner,
-          idempotencyScope,
+        accepted = await intake.accept({
           fingerprint: form.fingerprint,
           columns: form.csv.columns,
-          products: form.csv.products,
+          productCount: form.csv.productCount,
           imageCount: form.csv.imageCount,
           webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
         });
@@ -82,7 +91,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       }
       if (!accepted.replayed) {
         request.log.info(
-          { request_id: accepted.requestId, products: form.csv.products.length, images: form.csv.imageCount },
+          { request_id: accepted.requestId, products: form.csv.productCount, images: form.csv.imageCount },
           'request accepted',
         );
       }
