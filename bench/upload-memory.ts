@@ -1,3 +1,4 @@
+import { maximumSizeCsv } from '../test/support/catalogue.js';
 import { startApiProcess } from './api-process.js';
 export interface UploadMemoryResult {
   readonly uploads: number;
@@ -16,28 +17,6 @@ const MAX_UPLOAD_BYTES = 52_428_800;
 const MAX_ROWS = 100_000;
 
 /**
- * A CSV at both default limits at once: MAX_ROWS products and just under MAX_UPLOAD_BYTES (with the
- * multipart envelope), each row naming a few long image URLs under an example host never fetched.
- */
-function maximumCsv(): string {
-  const header = 'S. No.,Product Name,Input Image Urls';
-  const perRow = Math.floor((MAX_UPLOAD_BYTES - 64 * 1024) / MAX_ROWS) - 1;
-  const lines = [header];
-  for (let serial = 1; serial <= MAX_ROWS; serial += 1) {
-    const start = `${serial},Product ${serial},"`;
-    const urls: string[] = [];
-    let length = start.length + 1;
-    for (let index = 0; length < perRow - 80; index += 1) {
-      const url = `https://img.example.com/catalogue/${serial}/${index}-${'x'.repeat(40)}.jpg`;
-      urls.push(url);
-      length += url.length + 2;
-    }
-    lines.push(`${start}${urls.join(', ')}"`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/**
  * `uploads` maximum-size CSVs sent to the real API program at once (its default limits and upload caps), with
  * no worker: the API's peak memory above idle, and whether `/health/live` kept answering meanwhile.
  */
@@ -52,7 +31,7 @@ export async function measureUploadMemory(
   });
   const { url } = api;
   try {
-    const csv = new Blob([maximumCsv()], { type: 'text/csv' });
+    const csv = new Blob([maximumSizeCsv(MAX_UPLOAD_BYTES, MAX_ROWS)], { type: 'text/csv' });
     const idle = await api.residentKb('VmRSS');
     let sending = true;
     const live: Record<string, number> = {};
@@ -78,6 +57,8 @@ export async function measureUploadMemory(
           method: 'POST',
           body: form,
           headers: { authorization: `Bearer bench-uploader-${index}` },
+        }).catch((error: unknown) => {
+          throw new Error(`upload ${index + 1} failed: ${String(error)}; the API said:\n${api.program.output()}`);
         });
         await response.arrayBuffer();
         return response.status;

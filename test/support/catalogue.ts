@@ -15,3 +15,25 @@ export function catalogueCsv(rows: number): string {
 export function catalogueName(serial: number): string {
   return `Product ${serial} "deluxe", size ${serial % 50}`;
 }
+
+/**
+ * A CSV at both limits at once: `maxRows` products and just under `maxBytes` (with room for the multipart
+ * envelope), each row naming a few long image URLs under an example host never fetched.
+ */
+export function maximumSizeCsv(maxBytes: number, maxRows: number): string {
+  const header = 'S. No.,Product Name,Input Image Urls';
+  const perRow = Math.floor((maxBytes - 64 * 1024) / maxRows) - 1;
+  const lines = [header];
+  for (let serial = 1; serial <= maxRows; serial += 1) {
+    const start = `${serial},Product ${serial},"`;
+    const urls: string[] = [];
+    let length = start.length + 1;
+    for (let index = 0; length < perRow - 80; index += 1) {
+      const url = `https://img.example.com/catalogue/${serial}/${index}-${'x'.repeat(40)}.jpg`;
+      urls.push(url);
+      length += url.length + 2;
+    }
+    lines.push(`${start}${urls.join(', ')}"`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,7 +1,7 @@
 import { openJobState } from '@imgsvc/job-state';
 import { createLogger } from '@imgsvc/logging';
 import { createRedisConnection, openQueues, productQueueName, type Queues } from '@imgsvc/queue';
-import type { Job } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../../test/support/poll.js';
@@ -153,6 +153,49 @@ describe("the worker's product queues, one per tenant", () => {
       timeoutMs: 5000,
       intervalMs: 20,
       what: "tenant A's next job running",
+    });
+  });
+
+  it('serves a queue whose only job is held by a worker process that died, so that the job is found stalled', async () => {
+    const registry = openJobState(redis, { lockMs: 1000, encodingSettings: 'test' });
+    const name = await give(registry, OWNER_A, 1);
+    // Another process takes the job and dies holding it: its connection drops, its lock lapses.
+    const dying = redis.duplicate();
+    let taken: () => void = () => {};
+    const jobTaken = new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+    const other = new Worker(
+      name,
+      () =>
+        new Promise(() => {
+          taken();
+        }),
+      { connection: dying, lockDuration: 1000, stalledInterval: 300 },
+    );
+    other.on('error', () => {});
+    await jobTaken;
+    dying.disconnect();
+    // What is left of it goes too, without waiting for the job it will never finish.
+    void other.close(true).catch(() => {});
+    expect(await queues.productQueue(name).count()).toBe(0);
+
+    workers = startProductWorkers({
+      queues,
+      registry,
+      run: (job, _token, cancel) => jobs.run(job, cancel),
+      processor: (run) => run,
+      workerOptions: { connection: redis, lockDuration: 1000, stalledInterval: 300 },
+      slots: 2,
+      slotsPerTenant: 1,
+      onWorker: () => {},
+      log: createLogger('worker', 'silent'),
+      discoveryMs: 100,
+    });
+    await pollUntil(async () => (jobs.runningOf(name) === 1 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the stalled job running again',
     });
   });
 });

@@ -53,8 +53,9 @@ interface Served {
  * work has a job in progress or next in line for a slot. Jobs that hold a tenant's place wait for a slot in
  * arrival order (a FIFO semaphore), so tenants with work take turns.
  *
- * The registry in Redis names the queues given work; a queue seen there with jobs waiting gets a worker
- * within `discoveryMs`, and a worker with nothing to do for `idleMs` is closed.
+ * The registry in Redis names the queues given work; a queue seen there with jobs waiting (or active: a job
+ * whose process died is found stalled only by a worker of its queue) gets a worker within `discoveryMs`, and a
+ * worker whose queue has had nothing for it for `idleMs` is closed.
  */
 export function startProductWorkers(options: ProductWorkersOptions): ProductWorkers {
   const discoveryMs = options.discoveryMs ?? 1000;
@@ -91,20 +92,31 @@ export function startProductWorkers(options: ProductWorkersOptions): ProductWork
     options.log.debug({ queue: name }, 'serving product queue');
   };
 
+  // Jobs waiting, prioritized, delayed or active. Active ones count: a job whose worker process died stays
+  // active until a worker of its queue notices it stalled, and only a worker of its queue ever will.
+  const hasWork = async (name: string) => {
+    const counts = await options.queues
+      .productQueue(name)
+      .getJobCounts('active', 'waiting', 'prioritized', 'delayed');
+    return Object.values(counts).some((count) => count > 0);
+  };
+
   const discover = async () => {
     const now = Date.now();
     for (const [name, entry] of served) {
       if (name === options.queues.products.name) continue;
       if (entry.load.running > 0 || now - entry.load.lastBusyAt < idleMs) continue;
+      if (await hasWork(name)) {
+        entry.load.lastBusyAt = now;
+        continue;
+      }
       served.delete(name);
       closing.push(entry.worker.close());
     }
     const names = await options.registry.productQueues();
     for (const name of names) {
       if (stopped || served.has(name) || !isProductQueueName(name)) continue;
-      // Jobs waiting, prioritized or delayed: a queue with none needs no worker yet.
-      const waiting = await options.queues.productQueue(name).count();
-      if (waiting > 0 && !stopped && !served.has(name)) serve(name);
+      if ((await hasWork(name)) && !stopped && !served.has(name)) serve(name);
     }
   };
 
