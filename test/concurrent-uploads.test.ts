@@ -18,8 +18,13 @@ describe('four maximum-size uploads at once, to the real API program', () => {
   let apiUrl: string;
   let storageDir: string;
   let db: Database;
+  let csv: Blob;
+  const { maxUploadBytes, maxRows } = loadConfig({}).upload;
 
   beforeAll(async () => {
+    // Built before the API starts: building it blocks this process for seconds, during which a kept-alive
+    // connection from the readiness check would lapse on the server's side and then be reused for an upload.
+    csv = new Blob([maximumSizeCsv(maxUploadBytes, maxRows)], { type: 'text/csv' });
     storageDir = await mkdtemp(join(tmpdir(), 'image-service-uploads-'));
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
@@ -43,8 +48,6 @@ describe('four maximum-size uploads at once, to the real API program', () => {
   });
 
   it('stores all four while /health/live answers 200 throughout', async () => {
-    const { maxUploadBytes, maxRows } = loadConfig({}).upload;
-    const csv = new Blob([maximumSizeCsv(maxUploadBytes, maxRows)], { type: 'text/csv' });
     expect(csv.size).toBeGreaterThan(maxUploadBytes * 0.85);
 
     let sending = true;
