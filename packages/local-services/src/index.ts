@@ -5,3 +5,4 @@ export { startConfiguredServices, startLocalServices } from './local-services.js
 export { startFerretDb } from './mongo-server.js';
 export { freePort } from './network.js';
 export { startRedisServer } from './redis-server.js';
+export { ensureSeaweedFs, findSeaweedFs, replaceDirectives } from './seaweedfs-install.js';
