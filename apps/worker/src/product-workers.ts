@@ -62,7 +62,20 @@ export function startProductWorkers(options: ProductWorkersOptions): ProductWork
   const idleMs = options.idleMs ?? 60_000;
   const slots = new Semaphore(options.slots);
   const served = new Map<string, Served>();
-  const closing: Promise<void>[] = [];
+  /** Workers of idle queues being closed: a close that fails is logged, never left unhandled. */
+  const closing = new Set<Promise<void>>();
+  const closeIdle = (name: string, worker: Worker) => {
+    const done: Promise<void> = worker
+      .close()
+      .catch((error: unknown) => {
+        options.log.warn(
+          { queue: name, reason: (error as Error).message },
+          'product queue worker not closed',
+        );
+      })
+      .finally(() => closing.delete(done));
+    closing.add(done);
+  };
   let stopped = false;
 
   const serve = (name: string) => {
@@ -111,7 +124,7 @@ export function startProductWorkers(options: ProductWorkersOptions): ProductWork
         continue;
       }
       served.delete(name);
-      closing.push(entry.worker.close());
+      closeIdle(name, entry.worker);
     }
     const names = await options.registry.productQueues();
     for (const name of names) {
