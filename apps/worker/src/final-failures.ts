@@ -1,6 +1,6 @@
 import { updateWebhookDelivery } from '@imgsvc/db';
 import { JOB_NAMES } from '@imgsvc/queue';
-import { failRequest } from '@imgsvc/requests';
+import { failRequest, INTERNAL_FAILURE_REASON } from '@imgsvc/requests';
 import { WebhookDeliveryError } from '@imgsvc/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.js';
@@ -20,7 +20,7 @@ export function isFinalFailure(job: Job): boolean {
 function tenantVisibleReason(error: Error): string {
   return error instanceof UnrecoverableError || error instanceof WebhookDeliveryError
     ? error.message
-    : 'an internal error (the worker log has the details under this request id)';
+    : INTERNAL_FAILURE_REASON;
 }
 
 /**

@@ -1,33 +1,21 @@
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { findExecutable, isExecutable } from './executables.js';
+import { cachedToolPath, findCachedTool, findGo } from './go-tools.js';
 
 const run = promisify(execFile);
 
 const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 const FERRETDB_VERSION = 'v1.24.2';
 
-/** Where the built binary is kept: outside the repository, shared by every checkout on the machine. */
-function ferretDbCachePath(cacheHome: string | undefined): string {
-  return join(
-    cacheHome ?? join(homedir(), '.cache'),
-    'image-service',
-    `ferretdb-${FERRETDB_VERSION}`,
-    'ferretdb',
-  );
-}
+const ferretDbCachePath = (cacheHome: string | undefined) =>
+  cachedToolPath(cacheHome, `ferretdb-${FERRETDB_VERSION}`, 'ferretdb');
 
 /** A FerretDB binary on the PATH or in the cache, without installing anything. */
-export async function findFerretDb(
-  searchPath: string,
-  cacheHome: string | undefined,
-): Promise<string | undefined> {
-  const cached = ferretDbCachePath(cacheHome);
-  if (await isExecutable(cached)) return cached;
-  return findExecutable('ferretdb', searchPath);
+export function findFerretDb(searchPath: string, cacheHome: string | undefined): Promise<string | undefined> {
+  return findCachedTool(ferretDbCachePath(cacheHome), 'ferretdb', searchPath);
 }
 
 async function makeWritable(path: string): Promise<void> {
@@ -85,9 +73,7 @@ export async function ensureFerretDb(
 ): Promise<string | undefined> {
   const found = await findFerretDb(searchPath, cacheHome);
   if (found) return found;
-  const go =
-    (await findExecutable('go', searchPath)) ??
-    ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+  const go = await findGo(searchPath);
   if (!go) return undefined;
   return installFerretDb(go, cacheHome, log);
 }

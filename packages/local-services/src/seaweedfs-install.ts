@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { findExecutable, isExecutable } from './executables.js';
+import { cachedToolPath, findCachedTool, findGo } from './go-tools.js';
 
 const run = promisify(execFile);
 
@@ -11,24 +11,15 @@ const SEAWEEDFS_MODULE = 'github.com/seaweedfs/seaweedfs';
 /** The version the Go module proxy serves (a pseudo-version: SeaweedFS tags are not module versions). */
 const SEAWEEDFS_VERSION = 'v0.0.0-20261109003541-7506e5f91cd6';
 
-/** Where the built `weed` is kept: outside the repository, shared by every checkout on the machine. */
-function seaweedFsCachePath(cacheHome: string | undefined): string {
-  return join(
-    cacheHome ?? join(homedir(), '.cache'),
-    'image-service',
-    `seaweedfs-${SEAWEEDFS_VERSION}`,
-    'weed',
-  );
-}
+const seaweedFsCachePath = (cacheHome: string | undefined) =>
+  cachedToolPath(cacheHome, `seaweedfs-${SEAWEEDFS_VERSION}`, 'weed');
 
 /** A SeaweedFS `weed` binary in the cache or on the PATH, without installing anything. */
-export async function findSeaweedFs(
+export function findSeaweedFs(
   searchPath: string,
   cacheHome: string | undefined,
 ): Promise<string | undefined> {
-  const cached = seaweedFsCachePath(cacheHome);
-  if (await isExecutable(cached)) return cached;
-  return findExecutable('weed', searchPath);
+  return findCachedTool(seaweedFsCachePath(cacheHome), 'weed', searchPath);
 }
 
 /** The `replace` directives of a go.mod, single lines and blocks, as go.mod text. */
@@ -99,9 +90,7 @@ export async function ensureSeaweedFs(
 ): Promise<string | undefined> {
   const found = await findSeaweedFs(searchPath, cacheHome);
   if (found) return found;
-  const go =
-    (await findExecutable('go', searchPath)) ??
-    ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+  const go = await findGo(searchPath);
   if (!go) return undefined;
   return installSeaweedFs(go, cacheHome, log);
 }

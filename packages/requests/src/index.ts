@@ -8,5 +8,11 @@ export {
   type UploadRefusalCode,
   UploadRefused,
 } from './accept-upload.js';
-export { type FinishedRequest, failRequest, finishRequest, type RequestFinishing } from './finish-request.js';
+export {
+  type FinishedRequest,
+  failRequest,
+  finishRequest,
+  INTERNAL_FAILURE_REASON,
+  type RequestFinishing,
+} from './finish-request.js';
 export { type Reconciliation, reconcileRequests } from './reconcile-requests.js';

@@ -1,7 +1,7 @@
 import { findUnfinishedRequests, sweepAbandonedIncoming } from '@imgsvc/db';
 import { enqueueCompletionCheck, enqueueProcessImages, jobIds } from '@imgsvc/queue';
 import type { Job } from 'bullmq';
-import { failRequest, type RequestFinishing } from './finish-request.js';
+import { failRequest, INTERNAL_FAILURE_REASON, type RequestFinishing } from './finish-request.js';
 
 export interface Reconciliation {
   /** Unfinished requests looked at. */
@@ -22,7 +22,7 @@ export interface Reconciliation {
 /** What the request's owner reads: our words, never a library's message (it may name internal addresses). */
 function gaveUp(job: Job): string {
   const attempts = job.attemptsMade;
-  return `${job.name} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: an internal error (the worker log has the details under this request id)`;
+  return `${job.name} gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${INTERNAL_FAILURE_REASON}`;
 }
 
 /** Unfinished requests looked at per pass; the oldest first, so a backlog is worked through pass by pass. */

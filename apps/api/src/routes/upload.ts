@@ -7,7 +7,7 @@ import type { ApiContext } from '../context.js';
 import { idempotencyScopeOf } from '../idempotency.js';
 import { type HttpProblem, problems } from '../problems.js';
 import { problemResponses, uploadAccepted } from '../schemas.js';
-import { readUploadForm } from '../upload-form.js';
+import { readUploadForm, type UploadForm } from '../upload-form.js';
 import { UploadSlots } from '../upload-slots.js';
 
 /** When a refused upload may try again: uploads last seconds, and a client retrying sooner only adds load. */
@@ -66,7 +66,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
         owner: request.owner,
         idempotencyScope: idempotencyScopeOf(request),
       });
-      let form: Awaited<ReturnType<typeof readUploadForm>>;
+      let form: UploadForm;
       try {
         form = await readUploadForm(request, context, addressPolicy, (products) => intake.take(products));
       } catch (error) {
