@@ -41,7 +41,9 @@ async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): P
       _id: productId(id, product.row),
       request_id: id,
       row: product.row,
-      output_urls: product.input_urls.map((url) => outputImageUrl(apiUrl, contentKey([url], 'jpg'))),
+      output_urls: product.input_urls.map((url) =>
+        outputImageUrl(`${apiUrl}/images/`, contentKey([url], 'jpg')),
+      ),
       errors: [],
       recorded_at: now,
     });

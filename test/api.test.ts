@@ -1,5 +1,5 @@
 import { jobIds } from '@imgsvc/queue';
-import { contentKey, createImageStore } from '@imgsvc/storage';
+import { contentKey, createDiskImageStore } from '@imgsvc/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, csvForm, problemOf, startTestApi, type TestApi } from './support/api.js';
 
@@ -82,7 +82,7 @@ describe('the API without a worker', () => {
 
   it('serves a stored image with its type, a long cache lifetime and an ETag', async () => {
     const key = contentKey(['api test image'], 'jpg');
-    await createImageStore(api.storageDir).put(key, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    await createDiskImageStore(api.storageDir).put(key, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
     const response = await fetch(`${api.url}/images/${key}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/jpeg');

@@ -2,7 +2,7 @@ import type { Config } from '@imgsvc/config';
 import type { Database } from '@imgsvc/db';
 import { openProgressReader, type ProgressReader } from '@imgsvc/job-state';
 import { openQueues, type Queues } from '@imgsvc/queue';
-import { createImageStore, type ImageStore } from '@imgsvc/storage';
+import { type ImageStore, openImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import type { RequestCache } from './request-cache.js';
 
@@ -30,6 +30,6 @@ export function apiDependencies(
     redis,
     queues: openQueues(redis),
     progress: openProgressReader(redis),
-    store: createImageStore(config.storageDir, { minFreeBytes: config.storageMinFreeBytes }),
+    store: openImageStore(config),
   };
 }

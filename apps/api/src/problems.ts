@@ -102,6 +102,7 @@ const UNAVAILABLE_DETAILS = {
   database_unavailable: 'the database cannot serve right now; try again shortly',
   queue_unavailable: 'the job queue is unreachable; try again shortly',
   progress_unavailable: 'the progress of running requests is unreachable; try again shortly',
+  storage_unavailable: 'the image storage cannot serve right now; try again shortly',
 } as const;
 
 export const problems = {

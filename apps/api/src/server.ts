@@ -58,6 +58,8 @@ export async function startApi(config: Config, connections: Connections, log: Lo
     {
       url,
       public_base_url: config.publicBaseUrl,
+      storage: dependencies.store.location,
+      output_base_url: config.outputBaseUrl,
       api_keys: config.apiKeys.length,
       admin_keys: config.adminKeys.length,
       metrics_token: config.metricsToken !== undefined,
@@ -70,6 +72,7 @@ export async function startApi(config: Config, connections: Connections, log: Lo
       draining = true;
       await app.close();
       await dependencies.queues.close();
+      dependencies.store.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.close();
     },

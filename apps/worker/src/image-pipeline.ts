@@ -82,7 +82,7 @@ export async function produceImage(
   const timer = metrics.imageSeconds.startTimer();
   const stored = (key: string): ImageOutcome => ({
     ok: true,
-    outputUrl: outputImageUrl(config.publicBaseUrl, key),
+    outputUrl: outputImageUrl(config.outputBaseUrl, key),
   });
   try {
     let fetched: FetchedImage | undefined;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { freePort } from '@imgsvc/local-services';
 import { createLogger, type Logger } from '@imgsvc/logging';
 import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
-import { createImageStore } from '@imgsvc/storage';
+import { createDiskImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../../test/support/servers.js';
@@ -26,7 +26,7 @@ describe("the worker's metrics listener", () => {
 
   async function serve(host: string, token: string | undefined): Promise<string> {
     const port = await freePort();
-    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createImageStore(tmpdir())), {
+    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createDiskImageStore(tmpdir())), {
       host,
       port,
       token,
@@ -71,7 +71,7 @@ describe("the worker's metrics listener", () => {
         logged.push({ level, fields, message });
       };
     const log = { error: note('error'), warn: note('warn'), info: note('info') } as unknown as Logger;
-    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createImageStore(tmpdir())), {
+    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createDiskImageStore(tmpdir())), {
       host: '127.0.0.1',
       port,
       token: undefined,

@@ -52,19 +52,22 @@ export function createWorkerMetrics(
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: 'storage_free_bytes',
-    help: 'Free bytes on the storage under STORAGE_DIR, read when scraped (0 when it cannot be read).',
-    registers: [registry],
-    async collect() {
-      this.set(
-        await store.space().then(
-          (space) => space.freeBytes,
-          () => 0,
-        ),
-      );
-    },
-  });
+  const { space } = store;
+  if (space) {
+    new Gauge({
+      name: 'storage_free_bytes',
+      help: 'Free bytes on the storage under STORAGE_DIR, read when scraped (0 when it cannot be read).',
+      registers: [registry],
+      async collect() {
+        this.set(
+          await space().then(
+            (current) => current.freeBytes,
+            () => 0,
+          ),
+        );
+      },
+    });
+  }
   const states = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children'] as const;
   new Gauge({
     name: 'queue_jobs',

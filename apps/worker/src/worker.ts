@@ -7,7 +7,7 @@ import { configureEncoder } from '@imgsvc/imaging';
 import { openJobState } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
 import { createRedisConnection, isProductQueueName, JOB_NAMES, openQueues, QUEUE_NAMES } from '@imgsvc/queue';
-import { createImageStore } from '@imgsvc/storage';
+import { openImageStore } from '@imgsvc/storage';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
@@ -95,7 +95,7 @@ export async function startWorker(
     connectTimeoutMs: 10_000,
     connectionsPerOrigin: 4,
   });
-  const store = createImageStore(config.storageDir, { minFreeBytes: config.storageMinFreeBytes });
+  const store = openImageStore(config);
   const redisOutage = reportRedisOutages(redis, log);
   const jobState = openJobState(redis, {
     lockMs: config.jobs.lockMs,
@@ -193,7 +193,7 @@ export async function startWorker(
     {
       concurrency: config.workerConcurrency,
       concurrency_per_key: config.workerConcurrencyPerKey,
-      storage: config.storageDir,
+      storage: store.location,
       queues: Object.values(QUEUE_NAMES),
     },
     'worker ready',
@@ -217,6 +217,7 @@ export async function startWorker(
       metricsServer?.close();
       await queues.close();
       await Promise.allSettled([fetcher.close(), webhookDispatcher.close()]);
+      store.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.close();
     },

@@ -18,6 +18,16 @@ const EVERY_VARIABLE: Readonly<Record<string, string>> = {
   REDIS_URL: 'redis://cache:6379/2',
   STORAGE_DIR: '/srv/images',
   STORAGE_MIN_FREE_BYTES: '1048576',
+  S3_BUCKET: 'catalogue-images',
+  S3_ENDPOINT: 'https://s3.example.com',
+  S3_REGION: 'eu-west-3',
+  S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  S3_SECRET_ACCESS_KEY: 'secret-example',
+  S3_FORCE_PATH_STYLE: 'true',
+  S3_PREFIX: '/outputs',
+  S3_REQUEST_TIMEOUT_MS: '12000',
+  OUTPUT_BASE_URL: 'https://cdn.example.com/',
+  RETENTION_DAYS: '30',
   IMAGE_QUALITY: '60',
   FETCH_ALLOW_NETWORKS: '10.1.0.0/16',
   FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
@@ -170,6 +180,18 @@ describe('loadConfig', () => {
       redisUrl: 'redis://cache:6379/2',
       storageDir: '/srv/images',
       storageMinFreeBytes: 1048576,
+      s3: {
+        bucket: 'catalogue-images',
+        endpoint: 'https://s3.example.com',
+        region: 'eu-west-3',
+        accessKeyId: 'AKIDEXAMPLE',
+        secretAccessKey: 'secret-example',
+        forcePathStyle: true,
+        prefix: 'outputs/',
+        requestTimeoutMs: 12000,
+      },
+      outputBaseUrl: 'https://cdn.example.com/outputs/',
+      retentionDays: 30,
       imageQuality: 60,
       fetch: {
         allowNetworks: ['10.1.0.0/16'],
@@ -218,10 +240,17 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       progressStreams: { maxStreamsPerKey: 4, maxStreamSeconds: 600 },
     });
-    // Each value, set alone, moves the settings away from the defaults: none of them is ignored.
-    const defaults = loadConfig({});
+    // Each value, set alone, moves the settings away from the defaults: none of them is ignored. (The bucket's
+    // settings count only with a bucket, and the two halves of a key only together.)
+    const base = (name: string): Record<string, string> => {
+      if (!name.startsWith('S3_') || name === 'S3_BUCKET') return {};
+      if (!name.startsWith('S3_ACCESS') && !name.startsWith('S3_SECRET')) return { S3_BUCKET: 'bkt' };
+      return { S3_BUCKET: 'bkt', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'secret' };
+    };
     const ignored = Object.entries(EVERY_VARIABLE)
-      .filter(([name, value]) => isDeepStrictEqual(loadConfig({ [name]: value }), defaults))
+      .filter(([name, value]) =>
+        isDeepStrictEqual(loadConfig({ ...base(name), [name]: value }), loadConfig(base(name))),
+      )
       .map(([name]) => name);
     expect(ignored).toEqual([]);
   });
@@ -244,6 +273,68 @@ describe('loadConfig', () => {
       baseline: '/srv/before',
     });
     expect(readBenchSettings({})).toEqual({ quick: false, baseline: undefined });
+  });
+
+  it('keeps outputs under STORAGE_DIR, served by the API, unless S3_BUCKET names a bucket', () => {
+    const disk = loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' });
+    expect(disk.s3).toBeUndefined();
+    expect(disk.outputBaseUrl).toBe('https://api.example.com/images/');
+    expect(disk.retentionDays).toBe(0);
+
+    const bucket = loadConfig({ S3_BUCKET: 'images', PUBLIC_BASE_URL: 'https://api.example.com' });
+    expect(bucket.s3).toEqual({
+      bucket: 'images',
+      endpoint: undefined,
+      region: 'us-east-1',
+      accessKeyId: undefined,
+      secretAccessKey: undefined,
+      forcePathStyle: false,
+      prefix: '',
+      requestTimeoutMs: 30000,
+    });
+    // Without OUTPUT_BASE_URL the API streams outputs from the bucket.
+    expect(bucket.outputBaseUrl).toBe('https://api.example.com/images/');
+    // A store other than AWS: path-style addresses unless told otherwise.
+    expect(loadConfig({ S3_BUCKET: 'images', S3_ENDPOINT: 'http://127.0.0.1:8333' }).s3?.forcePathStyle).toBe(
+      true,
+    );
+    expect(
+      loadConfig({ S3_BUCKET: 'images', S3_ENDPOINT: 'http://127.0.0.1:8333', S3_FORCE_PATH_STYLE: 'no' }).s3
+        ?.forcePathStyle,
+    ).toBe(false);
+    // A CDN in front of the bucket: its URL, then the object's key (the prefix and the output's name).
+    const cdn = loadConfig({
+      S3_BUCKET: 'images',
+      S3_PREFIX: 'shop/outputs',
+      OUTPUT_BASE_URL: 'https://cdn.example.com//',
+    });
+    expect(cdn.s3?.prefix).toBe('shop/outputs/');
+    expect(cdn.outputBaseUrl).toBe('https://cdn.example.com/shop/outputs/');
+    // A CDN in front of the API's /images/ for the disk store.
+    expect(loadConfig({ OUTPUT_BASE_URL: 'https://cdn.example.com/images' }).outputBaseUrl).toBe(
+      'https://cdn.example.com/images/',
+    );
+  });
+
+  it.each([
+    [
+      { S3_ENDPOINT: 'http://127.0.0.1:8333' },
+      /^Invalid configuration: S3_ENDPOINT is set but S3_BUCKET is not/,
+    ],
+    [{ S3_REGION: 'eu-west-1' }, /S3_REGION is set but S3_BUCKET is not/],
+    [{ S3_BUCKET: 'bkt', S3_ACCESS_KEY_ID: 'id' }, /S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/],
+    [
+      { S3_BUCKET: 'bkt', S3_SECRET_ACCESS_KEY: 'secret' },
+      /S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/,
+    ],
+    [{ S3_BUCKET: 'a bucket' }, /S3_BUCKET must be a bucket name/],
+    [{ S3_BUCKET: 'bkt', S3_ENDPOINT: 's3.example.com' }, /S3_ENDPOINT must be an absolute http\(s\) URL/],
+    [{ S3_BUCKET: 'bkt', S3_PREFIX: 'a/../b' }, /S3_PREFIX must not contain "\.\." segments/],
+    [{ S3_BUCKET: 'bkt', S3_PREFIX: 'a b' }, /S3_PREFIX must be a key prefix/],
+    [{ OUTPUT_BASE_URL: 'cdn.example.com' }, /OUTPUT_BASE_URL must be an absolute http\(s\) URL/],
+    [{ RETENTION_DAYS: '-1' }, /RETENTION_DAYS must be a whole number/],
+  ])('refuses the storage settings %o', (environment, message) => {
+    expect(() => loadConfig(environment)).toThrow(message);
   });
 
   it('derives a reachable public base URL from a wildcard listen address', () => {

@@ -15,6 +15,15 @@ export interface Config {
   readonly storageDir: string;
   /** Free space on the storage below which no image is encoded or written: jobs wait for space instead. */
   readonly storageMinFreeBytes: number;
+  /** The bucket outputs are kept in (S3_BUCKET selects it); undefined: the folder under STORAGE_DIR. */
+  readonly s3: S3Settings | undefined;
+  /**
+   * How every output URL starts, ending with a slash; the output's key completes it. OUTPUT_BASE_URL (a CDN
+   * or the bucket's own address, with S3_PREFIX) when set, the API's `/images/` otherwise.
+   */
+  readonly outputBaseUrl: string;
+  /** Days after which finished requests, their products and their unshared outputs are deleted; 0: never. */
+  readonly retentionDays: number;
   readonly imageQuality: number;
   readonly fetch: {
     /**
@@ -103,6 +112,21 @@ export interface Config {
   };
 }
 
+/** An S3-compatible bucket, as the S3_* settings give it. */
+export interface S3Settings {
+  readonly bucket: string;
+  /** Undefined for AWS S3 itself. */
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  /** Both or neither: then the AWS SDK's default credential chain. */
+  readonly accessKeyId: string | undefined;
+  readonly secretAccessKey: string | undefined;
+  readonly forcePathStyle: boolean;
+  /** Empty, or ends with a slash. */
+  readonly prefix: string;
+  readonly requestTimeoutMs: number;
+}
+
 /** A setting that cannot be used; its message is one line that names the variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -110,29 +134,38 @@ export class ConfigError extends Error {
 
 const unset = (value: unknown) => (value === '' ? undefined : value);
 
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*\d+\s*$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
 const integer = (min: number, max: number, fallback: number) =>
   z.preprocess(
     unset,
-    z
-      .string()
-      .regex(/^\s*\d+\s*$/, `must be a whole number from ${min} to ${max}`)
-      .transform(Number)
-      .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    wholeNumber(min, max)
       .optional()
       .transform((value) => value ?? fallback),
   );
 
+/** A number whose absence means something of its own (undefined). */
+const optionalInteger = (min: number, max: number) => z.preprocess(unset, wholeNumber(min, max).optional());
+
+const flagValue = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'must be true or false'))
+  .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
+
 const flag = (fallback: boolean) =>
   z.preprocess(
     unset,
-    z
-      .string()
-      .transform((value) => value.trim().toLowerCase())
-      .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'must be true or false'))
-      .transform((value) => ['true', '1', 'yes', 'on'].includes(value))
-      .optional()
-      .transform((value) => value ?? fallback),
+    flagValue.optional().transform((value) => value ?? fallback),
   );
+
+/** A flag whose absence means something of its own (undefined). */
+const optionalFlag = z.preprocess(unset, flagValue.optional());
 
 const httpUrl = z
   .string()
@@ -206,6 +239,39 @@ const environmentSchema = z.object({
   // 256 MiB: several of the largest outputs the pixel limit allows (a 50-megapixel palette PNG is up to 50 MB),
   // one per encoding core, still fit above it, and the disk keeps room for whatever else writes to it.
   STORAGE_MIN_FREE_BYTES: integer(0, 1_099_511_627_776, 268_435_456),
+  S3_BUCKET: z.preprocess(
+    unset,
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/, 'must be a bucket name (letters, digits, dots, dashes)')
+      .optional(),
+  ),
+  S3_ENDPOINT: z.preprocess(unset, httpUrl.optional()),
+  S3_REGION: z.preprocess(
+    unset,
+    z
+      .string()
+      .trim()
+      .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1')
+      .optional(),
+  ),
+  S3_ACCESS_KEY_ID: z.preprocess(unset, z.string().trim().min(1).optional()),
+  S3_SECRET_ACCESS_KEY: z.preprocess(unset, z.string().trim().min(1).optional()),
+  // Unset: path style when S3_ENDPOINT names a store other than AWS, virtual-hosted style for AWS.
+  S3_FORCE_PATH_STYLE: optionalFlag,
+  S3_PREFIX: z.preprocess(
+    unset,
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9!_.*'()/-]{1,512}$/, "must be a key prefix of letters, digits and -_.!*'()/")
+      .refine((value) => !value.split('/').includes('..'), 'must not contain ".." segments')
+      .optional(),
+  ),
+  S3_REQUEST_TIMEOUT_MS: optionalInteger(100, 600_000),
+  OUTPUT_BASE_URL: z.preprocess(unset, httpUrl.optional()),
+  RETENTION_DAYS: integer(0, 36_500, 0),
   IMAGE_QUALITY: integer(1, 100, 50),
   FETCH_ALLOW_NETWORKS: networkList,
   FETCH_ALLOW_PRIVATE_NETWORKS: flag(false),
@@ -310,15 +376,22 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       `Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (got ${env.HEADERS_TIMEOUT_MS} and ${env.REQUEST_TIMEOUT_MS})`,
     );
   }
+  const s3 = readS3Settings(env);
+  const publicBaseUrl = (env.PUBLIC_BASE_URL ?? defaultPublicBaseUrl(env.HOST, env.PORT)).replace(/\/+$/, '');
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
-    publicBaseUrl: (env.PUBLIC_BASE_URL ?? defaultPublicBaseUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
+    publicBaseUrl,
     mongoUrl: env.MONGO_URL,
     redisUrl: env.REDIS_URL,
     storageDir: resolve(env.STORAGE_DIR),
     storageMinFreeBytes: env.STORAGE_MIN_FREE_BYTES,
+    s3,
+    outputBaseUrl: env.OUTPUT_BASE_URL
+      ? `${env.OUTPUT_BASE_URL.replace(/\/+$/, '')}/${s3?.prefix ?? ''}`
+      : `${publicBaseUrl}/images/`,
+    retentionDays: env.RETENTION_DAYS,
     imageQuality: env.IMAGE_QUALITY,
     fetch: {
       allowNetworks: env.FETCH_ALLOW_NETWORKS.map((entry) => normaliseNetwork(entry) as string),
@@ -379,6 +452,47 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
   };
   return deepFreeze(config);
+}
+
+type Environment = z.infer<typeof environmentSchema>;
+
+/** The bucket's settings when S3_BUCKET is set; the other S3_* settings without it are a mistake, said so. */
+function readS3Settings(env: Environment): S3Settings | undefined {
+  if (!env.S3_BUCKET) {
+    const stray = (
+      [
+        'S3_ENDPOINT',
+        'S3_REGION',
+        'S3_ACCESS_KEY_ID',
+        'S3_SECRET_ACCESS_KEY',
+        'S3_FORCE_PATH_STYLE',
+        'S3_PREFIX',
+        'S3_REQUEST_TIMEOUT_MS',
+      ] as const
+    ).find((name) => env[name] !== undefined);
+    if (stray) {
+      throw new ConfigError(
+        `Invalid configuration: ${stray} is set but S3_BUCKET is not (S3_BUCKET selects the bucket)`,
+      );
+    }
+    return undefined;
+  }
+  if ((env.S3_ACCESS_KEY_ID === undefined) !== (env.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (set both, or neither for the default credential chain)',
+    );
+  }
+  const prefix = (env.S3_PREFIX ?? '').replace(/^\/+/, '');
+  return {
+    bucket: env.S3_BUCKET,
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION ?? 'us-east-1',
+    accessKeyId: env.S3_ACCESS_KEY_ID,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE ?? env.S3_ENDPOINT !== undefined,
+    prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+    requestTimeoutMs: env.S3_REQUEST_TIMEOUT_MS ?? 30_000,
+  };
 }
 
 /**

@@ -6,4 +6,5 @@ export {
   productionRefusal,
   readBenchSettings,
   readMachineEnvironment,
+  type S3Settings,
 } from './config.js';

@@ -6,3 +6,4 @@ export { startFerretDb } from './mongo-server.js';
 export { freePort } from './network.js';
 export { startRedisServer } from './redis-server.js';
 export { ensureSeaweedFs, findSeaweedFs, replaceDirectives } from './seaweedfs-install.js';
+export { type LocalObjectStore, type SeaweedFsOptions, startSeaweedFs } from './seaweedfs-server.js';

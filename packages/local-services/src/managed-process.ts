@@ -14,8 +14,16 @@ export interface ManagedProcess {
   logTail(lines?: number): Promise<string>;
 }
 
-/** Starts a server program with its output in a log file; its environment is only what is passed. */
-export function startProcess(command: string, args: readonly string[], logFile: string): ManagedProcess {
+/**
+ * Starts a server program with its output in a log file. It inherits our environment, or, when one is passed,
+ * has only that one (a server given credentials sees nothing else of ours).
+ */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  environment?: Readonly<Record<string, string>>,
+): ManagedProcess {
   // The server writes its output straight into the log file, not through a pipe to us: a server this process
   // leaves behind (killed with SIGKILL) must not die of a broken pipe at its next line, so the next start can
   // reuse it.
@@ -23,7 +31,11 @@ export function startProcess(command: string, args: readonly string[], logFile: 
   let child: ChildProcess;
   try {
     // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop it after the programs that use it.
-    child = spawn(command, args, { stdio: ['ignore', log, log], detached: true });
+    child = spawn(command, args, {
+      stdio: ['ignore', log, log],
+      detached: true,
+      ...(environment ? { env: { ...environment } } : {}),
+    });
   } finally {
     closeSync(log);
   }

@@ -7,8 +7,11 @@ export const STORAGE_FAULTS = {
   storage_quota_exceeded: 'the storage quota is used up',
   storage_read_only: 'the storage is read-only',
   storage_not_writable: 'the storage folder may not be written',
-  storage_missing: 'the storage folder is gone',
+  storage_missing: 'the storage folder or bucket is gone',
   storage_unreachable: 'the storage does not answer',
+  storage_credentials_refused: 'the storage refuses our credentials or access',
+  storage_throttled: 'the storage asks us to slow down',
+  storage_server_error: 'the storage answers with server errors',
   storage_low_space: 'free space on the storage is below STORAGE_MIN_FREE_BYTES',
 } as const;
 
@@ -67,4 +70,85 @@ export function asStorageFault(error: unknown): unknown {
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   const code = errno === undefined ? undefined : FAULTS_BY_ERRNO[errno];
   return code ? new StorageUnavailable(code, errno, { cause: error }) : error;
+}
+
+/** Network errors meeting an object store: it is down, or the way to it is. */
+const UNREACHABLE_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
+
+/** Answers of an object store that mean our credentials or rights are refused. */
+const REFUSED_CREDENTIALS = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'CredentialsProviderError',
+  'AllAccessDisabled',
+  'AccountProblem',
+]);
+
+const THROTTLED = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+]);
+
+/**
+ * The error an object store's client met, as a StorageUnavailable when it means the store cannot serve us now
+ * (down or unreachable, refusing our credentials, throttling, failing, the bucket gone); other errors as they are.
+ */
+export function asObjectStoreFault(error: unknown): unknown {
+  const code = objectStoreFaultCode(error);
+  if (!code) return error;
+  const described = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = described.$metadata?.httpStatusCode;
+  const detail = [described.code ?? described.name, status].filter((part) => part !== undefined).join(' ');
+  return new StorageUnavailable(code, detail || undefined, { cause: error });
+}
+
+function objectStoreFaultCode(error: unknown): StorageFaultCode | undefined {
+  if (!error || typeof error !== 'object') return undefined;
+  if (error instanceof StorageUnavailable) return error.code;
+  const { name, code, $metadata, errors } = error as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    errors?: unknown[];
+  };
+  // Connecting to every address of a name at once fails with all their errors.
+  if (
+    Array.isArray(errors) &&
+    errors.some((inner) => objectStoreFaultCode(inner) === 'storage_unreachable')
+  ) {
+    return 'storage_unreachable';
+  }
+  if (code && UNREACHABLE_NETWORK_CODES.has(code)) return 'storage_unreachable';
+  if (name === 'TimeoutError' || name === 'RequestTimeout') {
+    return 'storage_unreachable';
+  }
+  if (name === 'NoSuchBucket') return 'storage_missing';
+  if (name && REFUSED_CREDENTIALS.has(name)) return 'storage_credentials_refused';
+  if (name && THROTTLED.has(name)) return 'storage_throttled';
+  const status = $metadata?.httpStatusCode;
+  if (status === 401 || status === 403) return 'storage_credentials_refused';
+  if (status === 429 || status === 503) return 'storage_throttled';
+  if (status !== undefined && status >= 500) return 'storage_server_error';
+  const cause = (error as { cause?: unknown }).cause;
+  return cause ? objectStoreFaultCode(cause) : undefined;
 }

@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable } from '@imgsvc/db';
+import { isStorageUnavailable } from '@imgsvc/storage';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpProblem, problems, sendProblem } from '../problems.js';
@@ -27,6 +28,7 @@ function fromFrameworkError(error: FastifyError): HttpProblem | undefined {
       break;
   }
   if (isDatabaseUnavailable(error)) return problems.serviceUnavailable({ code: 'database_unavailable' });
+  if (isStorageUnavailable(error)) return problems.serviceUnavailable({ code: 'storage_unavailable' });
   if (error.validation) {
     return problems.invalidRequest({
       detail,

@@ -1,4 +1,5 @@
 import { IMAGE_ROUTE_PREFIX } from '@imgsvc/domain';
+import { IMAGE_CACHE_CONTROL, imageEtag } from '@imgsvc/storage';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +7,10 @@ import type { ApiContext } from '../context.js';
 import { problems } from '../problems.js';
 import { problemResponses } from '../schemas.js';
 
-/** Stored outputs: named by content, so they never change and may be cached for a year. */
+/**
+ * Stored outputs, from the folder or streamed from the bucket: named by content, so they never change and may
+ * be cached for a year. A storage that cannot serve answers 503 `storage_unavailable`.
+ */
 export async function imageRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
     `${IMAGE_ROUTE_PREFIX}:key`,
@@ -26,17 +30,17 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
         response: {
           200: z.unknown().describe('The image, with its content type.'),
           304: z.unknown().describe('Not modified (If-None-Match matched the ETag).'),
-          ...problemResponses(404, 429),
+          ...problemResponses(404, 429, 503),
         },
       },
     },
     async (request, reply) => {
       const { key } = request.params;
-      const etag = `"${key.split('.')[0]}"`;
+      const etag = imageEtag(key);
       const image = await context.store.open(key);
       if (!image) throw problems.imageNotFound({ key });
       reply
-        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('cache-control', IMAGE_CACHE_CONTROL)
         .header('etag', etag)
         .header('x-content-type-options', 'nosniff')
         // Shops embed these images on their own sites.

@@ -6,15 +6,16 @@ import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type MountedTmpfs, mountTmpfs } from '../../../test/support/tmpfs.js';
-import { contentKey, createImageStore, type ImageStore, isImageKey } from './image-store.js';
+import { createDiskImageStore, type DiskImageStore } from './disk-store.js';
+import { contentKey, isImageKey } from './image-keys.js';
 import { isStorageUnavailable, type StorageFaultCode, StorageUnavailable } from './storage-faults.js';
 
 let directory: string;
-let store: ImageStore;
+let store: DiskImageStore;
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'image-store-'));
-  store = createImageStore(directory);
+  store = createDiskImageStore(directory);
 });
 afterAll(async () => {
   await rm(directory, { recursive: true, force: true });
@@ -83,7 +84,7 @@ describe('image store on a storage that runs out or goes away', () => {
 
   it('refuses to write below the free-space floor, before the disk is full, and writes once space is back', async () => {
     const tmpfs = await mount(1024 * 1024);
-    const store = createImageStore(tmpfs.directory, { minFreeBytes: 512 * 1024, spaceCheckMs: 0 });
+    const store = createDiskImageStore(tmpfs.directory, { minFreeBytes: 512 * 1024, spaceCheckMs: 0 });
     const filler = join(tmpfs.directory, 'filler');
     await writeFile(filler, Buffer.alloc(768 * 1024));
 
@@ -100,7 +101,7 @@ describe('image store on a storage that runs out or goes away', () => {
   it('turns a full disk (ENOSPC) into StorageUnavailable, leaves no partial file, and knows the disk is full from then on', async () => {
     const tmpfs = await mount(1024 * 1024);
     // A sample of the free space trusted for a minute: only the failed write can make the store look again.
-    const store = createImageStore(tmpfs.directory, { minFreeBytes: 0, spaceCheckMs: 60_000 });
+    const store = createDiskImageStore(tmpfs.directory, { minFreeBytes: 0, spaceCheckMs: 60_000 });
     expect((await store.checkWritable()).freeBytes).toBeGreaterThan(512 * 1024);
     const filler = await tmpfs.fill();
     // The store does not ask the file system for every image: the earlier sample still stands.
@@ -116,7 +117,7 @@ describe('image store on a storage that runs out or goes away', () => {
 
   it('refuses writes on a read-only storage (EROFS) with StorageUnavailable, and still finds what it holds', async () => {
     const tmpfs = await mount(1024 * 1024);
-    const store = createImageStore(tmpfs.directory, { spaceCheckMs: 0 });
+    const store = createDiskImageStore(tmpfs.directory, { spaceCheckMs: 0 });
     await store.put(key, image);
     await promisify(execFile)('mount', ['-o', 'remount,ro', tmpfs.directory]);
 
@@ -129,7 +130,7 @@ describe('image store on a storage that runs out or goes away', () => {
     const parent = await mkdtemp(join(tmpdir(), 'image-store-gone-'));
     try {
       const directory = join(parent, 'images');
-      const store = createImageStore(directory, { spaceCheckMs: 0 });
+      const store = createDiskImageStore(directory, { spaceCheckMs: 0 });
       await store.put(key, image);
       await rm(directory, { recursive: true });
 
