@@ -138,8 +138,16 @@ describe('keys that cannot be walked around', () => {
         basic('ac-bob-key'),
       ]);
     }
+    // Nor may anyone else delete it.
+    await expectRefusedEverywhere(api, 'DELETE', `/api/requests/${aliceRequest}`, [
+      {},
+      bearer('ac-bob-key'),
+      bearer('ac-operator-key'),
+      basic('ac-bob-key'),
+    ]);
     const own = await fetch(`${api.url}/api/status/${aliceRequest}`, { headers: bearer('ac-alice-key') });
     expect(own.status).toBe(200);
+    expect((await api.db.requests.findOne({ _id: aliceRequest }))?.deleted_at).toBeUndefined();
   });
 
   it('keeps the queue dashboard from tenants and from anyone without a key, however its path is written', async () => {
@@ -224,6 +232,7 @@ describe('keys that cannot be walked around', () => {
     expect(declared.filter((entry) => entry.url === '*').map((entry) => entry.method)).toEqual(['OPTIONS']);
     expect(urls('tenant')).toEqual([
       '/api/download/:requestId',
+      '/api/requests/:requestId',
       '/api/requests/:requestId/products',
       '/api/status/:requestId',
       '/api/status/:requestId/events',

@@ -107,6 +107,33 @@ describe('the API without a worker', () => {
     });
   });
 
+  it('deletes only a finished request, which is then gone for every route at once', async () => {
+    const upload = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(VALID_CSV) });
+    const id = ((await upload.json()) as { request_id: string }).request_id;
+    const running = await fetch(`${api.url}/api/requests/${id}`, { method: 'DELETE' });
+    expect(running.status).toBe(409);
+    expect(await problemOf(running)).toMatchObject({
+      code: 'not_finished',
+      detail: 'the request is pending (0%); it can be deleted once it is finished',
+    });
+    expect((await fetch(`${api.url}/api/status/${id}`)).status).toBe(200);
+
+    // As the worker leaves a request it has finished.
+    await api.db.requests.updateOne({ _id: id }, { $set: { status: 'completed', finished_at: new Date() } });
+    const deleted = await fetch(`${api.url}/api/requests/${id}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(202);
+    expect(await deleted.json()).toEqual({ request_id: id, deleted_at: expect.stringMatching(/^20\d\d-/) });
+    for (const path of [`/api/status/${id}`, `/api/download/${id}`, `/api/requests/${id}/products`]) {
+      const gone = await fetch(`${api.url}${path}`);
+      expect(gone.status, path).toBe(404);
+      expect((await problemOf(gone)).code).toBe('request_not_found');
+    }
+    expect((await fetch(`${api.url}/api/requests/${id}`, { method: 'DELETE' })).status).toBe(404);
+    // The worker's sweep removes it; until then it is only marked.
+    expect((await api.db.requests.findOne({ _id: id }))?.deleted_at).toBeInstanceOf(Date);
+    expect((await fetch(`${api.url}/api/requests/not-a-request`, { method: 'DELETE' })).status).toBe(404);
+  });
+
   it('answers unknown routes with a problem', async () => {
     const response = await fetch(`${api.url}/api/nothing-here`);
     expect(response.status).toBe(404);

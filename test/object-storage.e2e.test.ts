@@ -2,8 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { outputKeyOf } from '@imgsvc/domain';
 import { freePort, type LocalObjectStore } from '@imgsvc/local-services';
-import { createS3Client, IMAGE_CACHE_CONTROL, imageKeyOfUrl, type S3StoreSettings } from '@imgsvc/storage';
+import { createS3Client, IMAGE_CACHE_CONTROL, type S3StoreSettings } from '@imgsvc/storage';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -148,7 +149,7 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
       expect(answer.status).toBe(200);
       expect(answer.headers.get('content-type')).toBe('image/jpeg');
       expect(answer.headers.get('cache-control')).toBe(IMAGE_CACHE_CONTROL);
-      const key = imageKeyOfUrl(url) ?? '';
+      const key = outputKeyOf(url) ?? '';
       expect(answer.headers.get('etag')).toBe(`"${key.slice(0, 64)}"`);
       const bytes = Buffer.from(await answer.arrayBuffer());
       expect(bytes.equals(await objectBytes(bucket, key))).toBe(true);
@@ -158,7 +159,7 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
     }
     const stored = await listObjects(bucket);
     expect(stored.map((object) => object.key).sort()).toEqual(
-      urls.map((url) => `catalogue/${imageKeyOfUrl(url)}`).sort(),
+      urls.map((url) => `catalogue/${outputKeyOf(url)}`).sort(),
     );
     expect(await filesUnder(apiDir)).toEqual([]);
     expect(await filesUnder(workerDir)).toEqual([]);
@@ -318,7 +319,7 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
       counts: { images: 1, images_succeeded: 1, images_failed: 0 },
     });
     const [url] = await outputUrls(apiUrl, id);
-    expect(imageKeyOfUrl(url ?? '')).toBe(heldKey);
+    expect(outputKeyOf(url ?? '')).toBe(heldKey);
     const bytes = Buffer.from(await (await fetch(url ?? '')).arrayBuffer());
     expect(bytes.length).toBeGreaterThan(held.forwardedBodyBytes);
     expect(await listObjects(bucket)).toEqual([{ key: heldKey, size: bytes.length }]);

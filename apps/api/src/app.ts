@@ -15,6 +15,7 @@ import { queueDashboard } from './plugins/queue-dashboard.js';
 import { requestRateLimit } from './plugins/request-rate-limit.js';
 import { routeAccess } from './plugins/route-access.js';
 import { RequestCache } from './request-cache.js';
+import { deleteRequestRoutes } from './routes/delete-request.js';
 import { downloadRoutes } from './routes/download.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -93,6 +94,7 @@ export async function buildApp(
     await routes.register(async (scope) => eventRoutes(scope, context));
     await routes.register(async (scope) => downloadRoutes(scope, context));
     await routes.register(async (scope) => productRoutes(scope, context));
+    await routes.register(async (scope) => deleteRequestRoutes(scope, context));
     await routes.register(async (scope) => imageRoutes(scope, context));
     await routes.register(async (scope) => healthRoutes(scope, context));
   });

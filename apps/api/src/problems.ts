@@ -134,13 +134,21 @@ export const problems = {
       detail: `no stored image ${key}`,
     }),
 
-  /** The result was asked for while the request still runs. */
-  notFinished: ({ status, completionPercentage }: { status: string; completionPercentage: number }) =>
+  /** The result was asked for, or the request's deletion, while the request still runs. */
+  notFinished: ({
+    status,
+    completionPercentage,
+    wanted = 'the result is ready',
+  }: {
+    status: string;
+    completionPercentage: number;
+    wanted?: string;
+  }) =>
     new HttpProblem({
       status: 409,
       code: 'not_finished',
       title: 'Request not finished',
-      detail: `the request is ${status} (${completionPercentage}%); the result is ready once it is completed`,
+      detail: `the request is ${status} (${completionPercentage}%); ${wanted} once it is finished`,
       extensions: { request_status: status, completion_percentage: completionPercentage },
       headers: retryAfter(5),
     }),

@@ -33,6 +33,11 @@ export class RequestCache {
     return read;
   }
 
+  /** Drops a request this process changed (deleted), so that it is read again. */
+  forget(id: string): void {
+    this.entries.delete(id);
+  }
+
   private async read(id: string): Promise<RequestDocument | null> {
     const now = Date.now();
     const document = await findRequest(this.db, id);

@@ -17,6 +17,18 @@ export const requestIdParams = z.object({
     .meta({ example: EXAMPLE_ID }),
 });
 
+export const requestDeleted = z
+  .object({
+    request_id: z.uuid(),
+    deleted_at: z.iso.datetime(),
+  })
+  .meta({
+    id: 'RequestDeleted',
+    description:
+      'The request is gone for every reader at once; its products, results and the outputs no other request lists are removed by the worker within a minute or two.',
+    example: { request_id: EXAMPLE_ID, deleted_at: '2026-11-26T10:00:00.000Z' },
+  });
+
 export const uploadAccepted = z
   .object({
     request_id: z.uuid(),

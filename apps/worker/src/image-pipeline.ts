@@ -12,7 +12,7 @@ import {
 } from '@imgsvc/imaging';
 import type { ImageOutcome, ImageSource } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
-import { contentKey } from '@imgsvc/storage';
+import { contentKey, StorageUnavailable } from '@imgsvc/storage';
 import type { WorkerContext } from './context.js';
 
 /** Everything that shapes an output besides the input's bytes: part of every output's name. */
@@ -27,9 +27,11 @@ export function encodingSettings(policy: CompressionPolicy): string[] {
  */
 async function storeCompressed(
   bytes: Uint8Array,
-  { store, encodeLimit, metrics }: WorkerContext,
+  context: WorkerContext,
   policy: CompressionPolicy,
+  claim: (key: string) => Promise<void>,
 ): Promise<{ key: string; reused: boolean }> {
+  const { store, encodeLimit, metrics } = context;
   const keys = new Map<ImageFormat, string>();
   const keyFor = (format: ImageFormat) => {
     const key = keys.get(format) ?? contentKey([...encodingSettings(policy), bytes], FILE_EXTENSIONS[format]);
@@ -37,10 +39,16 @@ async function storeCompressed(
     return key;
   };
   const sniffed = sniffOutputFormat(bytes);
-  if (sniffed && (await store.has(keyFor(sniffed)))) return { key: keyFor(sniffed), reused: true };
+  if (sniffed) {
+    await claim(keyFor(sniffed));
+    if (await store.has(keyFor(sniffed))) return { key: keyFor(sniffed), reused: true };
+  }
   const plan = await planCompression(bytes, policy);
   const key = keyFor(plan.output);
-  if (plan.output !== sniffed && (await store.has(key))) return { key, reused: true };
+  if (plan.output !== sniffed) {
+    await claim(key);
+    if (await store.has(key)) return { key, reused: true };
+  }
   // No encoding for a storage that cannot take the result: StorageUnavailable puts the job back to wait.
   await store.checkWritable();
   // Downloads wait on the network; encoding waits on a CPU core.
@@ -56,7 +64,21 @@ export interface ProducedImage {
   readonly source?: ImageSource;
 }
 
+/**
+ * Claims an output for a request before the store is asked for it, so that no deletion takes it from under the
+ * request (see OutputClaims); one being deleted now puts the job back to wait, and it is made again after.
+ */
+function outputClaimer(context: WorkerContext, requestId: string): (key: string) => Promise<void> {
+  return async (key) => {
+    if ((await context.jobState.claimOutputs(requestId, [key])).length > 0) {
+      throw new StorageUnavailable('storage_output_deleting', key);
+    }
+  };
+}
+
 export interface ProduceImageOptions {
+  /** The request the image is for: it claims the outputs it uses. */
+  readonly requestId: string;
   /** The job's logger (request_id, job_id): where what the client must not see is recorded. */
   readonly log: Logger;
   readonly cancel?: AbortSignal;
@@ -75,8 +97,9 @@ export interface ProduceImageOptions {
 export async function produceImage(
   url: string,
   context: WorkerContext,
-  { log, cancel, previous }: ProduceImageOptions,
+  { requestId, log, cancel, previous }: ProduceImageOptions,
 ): Promise<ProducedImage> {
+  const claim = outputClaimer(context, requestId);
   const { config, fetcher, metrics, store } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   const timer = metrics.imageSeconds.startTimer();
@@ -89,14 +112,17 @@ export async function produceImage(
     if (previous) {
       const answer = await fetcher.fetchImageIfChanged(url, previous, cancel);
       if (!('notModified' in answer)) fetched = answer;
-      else if (await store.has(previous.key)) {
-        timer({ outcome: 'unchanged' });
-        return { outcome: stored(previous.key), source: previous };
+      else {
+        await claim(previous.key);
+        if (await store.has(previous.key)) {
+          timer({ outcome: 'unchanged' });
+          return { outcome: stored(previous.key), source: previous };
+        }
       }
     }
     fetched ??= await fetcher.fetchImage(url, cancel);
     metrics.imageBytes.inc({ direction: 'in' }, fetched.bytes.length);
-    const { key, reused } = await storeCompressed(fetched.bytes, context, policy);
+    const { key, reused } = await storeCompressed(fetched.bytes, context, policy, claim);
     timer({ outcome: reused ? 'reused' : 'stored' });
     // Validators name a version of the URL itself: not kept when the bytes came from elsewhere by redirect.
     const validators = fetched.finalUrl === new URL(url).href ? fetched.validators : undefined;

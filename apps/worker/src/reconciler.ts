@@ -1,5 +1,5 @@
 import type { Logger } from '@imgsvc/logging';
-import { reconcileRequests } from '@imgsvc/requests';
+import { reconcileRequests, removeDeletedRequests } from '@imgsvc/requests';
 import type { WorkerContext } from './context.js';
 import { requestFinishing } from './request-finishing.js';
 
@@ -7,6 +7,8 @@ import { requestFinishing } from './request-finishing.js';
 const GRACE_MS = 10_000;
 /** Past REQUEST_TIMEOUT_MS, how long an upload's last products and its request may take to be written. */
 const UPLOAD_STORING_MS = 5 * 60_000;
+/** Deleted requests removed per pass, at most; the rest wait for the next. */
+const REMOVALS_PER_PASS = 100;
 
 export interface RunningReconciler {
   stop(): Promise<void>;
@@ -15,7 +17,8 @@ export interface RunningReconciler {
 /**
  * Every RECONCILE_INTERVAL_MS, the one worker that takes the turn in Redis looks for requests that MongoDB
  * holds as unfinished but that no job moves any more, and queues their remaining work again (see
- * reconcileRequests). MongoDB is the record and Redis a cache: after Redis loses its data, or the API stops
+ * reconcileRequests); then it removes deleted requests, and expires those past RETENTION_DAYS
+ * (removeDeletedRequests). MongoDB is the record and Redis a cache: after Redis loses its data, or the API stops
  * between storing a request and queueing it, the request moves again within an interval or two.
  */
 export function startReconciler(context: WorkerContext, log: Logger): RunningReconciler {
@@ -24,7 +27,9 @@ export function startReconciler(context: WorkerContext, log: Logger): RunningRec
   const reconcile = async () => {
     try {
       // A little shorter than the interval, so that the next pass (by any worker) finds the turn free.
-      if (!(await context.jobState.takeReconcilerTurn(Math.max(500, intervalMs - 500)))) return;
+      const turnMs = Math.max(500, intervalMs - 500);
+      if (!(await context.jobState.takeReconcilerTurn(turnMs))) return;
+      const turnEnds = Date.now() + turnMs;
       const found = await reconcileRequests(requestFinishing(context), {
         graceMs: Math.min(GRACE_MS, intervalMs),
         // No upload is received for longer than REQUEST_TIMEOUT_MS; storing its last products takes moments.
@@ -41,6 +46,31 @@ export function startReconciler(context: WorkerContext, log: Logger): RunningRec
       }
       if (found.failed.length > 0) {
         log.error({ failed: found.failed }, 'requests whose coordination had given up marked failed');
+      }
+      const removal = await removeDeletedRequests(
+        {
+          db: context.db,
+          removeOutput: (key) => context.store.remove(key),
+          beginOutputDeletion: (keys) => context.jobState.beginOutputDeletion(keys),
+          endOutputDeletion: (keys) => context.jobState.endOutputDeletion(keys),
+        },
+        {
+          retentionDays: context.config.retentionDays,
+          limit: REMOVALS_PER_PASS,
+          // Requests still waiting then are removed in a later turn, by whichever worker holds it.
+          deadline: turnEnds - (turnMs >> 2),
+        },
+      );
+      if (removal.expired > 0) log.info({ expired: removal.expired }, 'requests past RETENTION_DAYS deleted');
+      for (const removed of removal.removed) {
+        log.info(
+          {
+            request_id: removed.id,
+            outputs_removed: removed.outputsRemoved,
+            outputs_kept: removed.outputsKept,
+          },
+          'deleted request removed',
+        );
       }
     } catch (error) {
       log.warn({ reason: (error as Error).message }, 'reconciliation failed; tried again next interval');

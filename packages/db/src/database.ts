@@ -112,6 +112,7 @@ export function openDatabase(url: string, appName: string, onRetry: (error: unkn
 async function ensureIndexes(database: Database): Promise<void> {
   await database.products.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
   await database.results.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
+  await database.results.createIndex({ output_keys: 1 }, { name: 'output_keys' });
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
   await database.requests.createIndex({ status: 1, created_at: 1 }, { name: 'status_created' });
   await database.incoming.createIndex({ started_at: 1 }, { name: 'started' });

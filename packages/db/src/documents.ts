@@ -38,6 +38,11 @@ export interface RequestDocument {
   readonly counts: StoredCounts;
   readonly webhook: WebhookDelivery | null;
   readonly error_message: string | null;
+  /**
+   * When its owner deleted it (DELETE /api/requests/{id}) or RETENTION_DAYS expired it: from then on it is gone
+   * for every reader, and the worker's sweep removes it with its products and the outputs nobody else lists.
+   */
+  readonly deleted_at?: Date;
 }
 
 /**
@@ -72,6 +77,8 @@ export interface ProductResultDocument {
   readonly row: number;
   /** Aligned with the product's input_urls: the stored image's URL, or null where that image failed. */
   readonly output_urls: readonly (string | null)[];
+  /** The outputs' keys (each once), indexed: which results list an output. Absent from older results. */
+  readonly output_keys?: readonly string[];
   readonly errors: readonly ImageFailure[];
   readonly recorded_at: Date;
 }

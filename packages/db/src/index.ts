@@ -22,6 +22,14 @@ export {
   tallyProducts,
 } from './products.js';
 export {
+  deleteIdempotencyClaimsOf,
+  findDeletedRequests,
+  markExpiredRequests,
+  markRequestDeleted,
+  outputsListedElsewhere,
+  outputsOfRequest,
+} from './removal.js';
+export {
   beginIncomingRequest,
   deleteRequest,
   findRequest,

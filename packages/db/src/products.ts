@@ -1,4 +1,11 @@
-import { addCounts, type ImageFailure, productGaveUp, type RequestCounts, ZERO_COUNTS } from '@imgsvc/domain';
+import {
+  addCounts,
+  type ImageFailure,
+  outputKeyOf,
+  productGaveUp,
+  type RequestCounts,
+  ZERO_COUNTS,
+} from '@imgsvc/domain';
 import { MongoServerError } from 'mongodb';
 import type { Database } from './database.js';
 import { type ProductDocument, type ProductResultDocument, productId } from './documents.js';
@@ -54,6 +61,9 @@ export async function recordProductResult(
       request_id: requestId,
       row,
       output_urls: result.outputUrls,
+      output_keys: [
+        ...new Set(result.outputUrls.map((url) => (url === null ? undefined : outputKeyOf(url)))),
+      ].filter((key): key is string => key !== undefined),
       errors: result.errors,
       recorded_at: now,
     });

@@ -167,8 +167,10 @@ export async function sweepAbandonedIncoming(
   return removed;
 }
 
-export function findRequest(db: Database, id: string): Promise<RequestDocument | null> {
-  return db.requests.findOne({ _id: id });
+/** The request, or null when there is none or it has been deleted (its removal may still be under way). */
+export async function findRequest(db: Database, id: string): Promise<RequestDocument | null> {
+  const found = await db.requests.findOne({ _id: id });
+  return found?.deleted_at ? null : found;
 }
 
 /** pending → in_progress; a no-op for a request already started or finished. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addCounts, completionPercentage, countsView, productCounts, ZERO_COUNTS } from './counts.js';
-import { outputImageUrl, requestLinks } from './links.js';
+import { outputImageUrl, outputKeyOf, requestLinks } from './links.js';
 
 const totals = { products: 3, images: 7 };
 
@@ -68,6 +68,17 @@ describe('public links', () => {
       status_url: 'https://img.example/api/status/r1',
       download_url: 'https://img.example/api/download/r1',
     });
-    expect(outputImageUrl('https://img.example', 'abc.jpg')).toBe('https://img.example/images/abc.jpg');
+    expect(outputImageUrl('https://img.example/images/', 'abc.jpg')).toBe(
+      'https://img.example/images/abc.jpg',
+    );
+  });
+
+  it('name the output an output URL ends with, wherever it is served from', () => {
+    const key = `${'a1'.repeat(32)}.webp`;
+    expect(outputKeyOf(`https://img.example/images/${key}`)).toBe(key);
+    expect(outputKeyOf(`https://cdn.example/shop/outputs/${key}`)).toBe(key);
+    for (const url of ['https://img.example/images/', 'https://img.example/x.jpg', `${key}/x`]) {
+      expect(outputKeyOf(url)).toBeUndefined();
+    }
   });
 });

@@ -17,6 +17,11 @@ export {
   productGaveUp,
   requestTimedOut,
 } from './image-failures.js';
-export { IMAGE_ROUTE_PREFIX, outputImageUrl, requestLinks } from './links.js';
+export { IMAGE_ROUTE_PREFIX, outputImageUrl, outputKeyOf, requestLinks } from './links.js';
 export type { ColumnRole, InputColumn, ProductInput } from './products.js';
-export { isFinished, type RequestStatus, UNFINISHED_STATUSES } from './request-status.js';
+export {
+  FINISHED_STATUSES,
+  isFinished,
+  type RequestStatus,
+  UNFINISHED_STATUSES,
+} from './request-status.js';

@@ -17,4 +17,8 @@ export const EXPIRY = {
   imageSourceMs: 7 * DAY_MS,
   /** A product queue's entry in the registry after it was last given work: longer than any job is kept. */
   productQueueMs: 30 * DAY_MS,
+  /** A running request's output claims, should the request never finish: far longer than any request runs. */
+  outputClaimsMs: 30 * DAY_MS,
+  /** An output's deletion mark, should its deleter stop before it ends it: far longer than a deletion takes. */
+  outputDeletionMs: 10 * MINUTE_MS,
 } as const;

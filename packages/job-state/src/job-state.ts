@@ -3,6 +3,7 @@ import { EXPIRY } from './expiry.js';
 import { type ImageSources, imageSources } from './image-sources.js';
 import { keys } from './keys.js';
 import { liveProgress, type ProgressReader, type ProgressRecorder } from './live-progress.js';
+import { type OutputClaims, outputClaims } from './output-claims.js';
 import { type ProductQueueRegistry, productQueueRegistry } from './product-queues.js';
 import { loadScripts } from './scripts.js';
 import { type UrlClaims, urlClaims } from './url-claims.js';
@@ -13,10 +14,11 @@ export interface JobState
     ProgressReader,
     UrlClaims,
     ImageSources,
-    ProductQueueRegistry {
+    ProductQueueRegistry,
+    OutputClaims {
   /**
-   * Called once a request is finished (MongoDB then holds its exact totals): drops its URL outcomes and the set
-   * of counted rows, and lets its counts lapse after a few minutes, so that a reader still holding the request
+   * Called once a request is finished (MongoDB then holds its exact totals): drops its URL outcomes, the set
+   * of counted rows and its output claims (its results list its outputs now), and lets its counts lapse after a few minutes, so that a reader still holding the request
    * as running (a cached copy) sees the last counts rather than none.
    */
   forgetRequest(requestId: string): Promise<void>;
@@ -42,10 +44,12 @@ export function openJobState(connection: Redis, options: JobStateOptions): JobSt
     ...urlClaims(redis, options.lockMs),
     ...imageSources(redis, options.encodingSettings),
     ...productQueueRegistry(redis),
+    ...outputClaims(redis),
     async forgetRequest(requestId) {
       await redis
         .multi()
-        .del(keys.urlOutcomes(requestId), keys.progressRows(requestId))
+        .del(keys.urlOutcomes(requestId), keys.progressRows(requestId), keys.outputClaims(requestId))
+        .srem(keys.outputClaimants(), requestId)
         .pexpire(keys.progressCounts(requestId), EXPIRY.finishedProgressMs)
         .pexpire(keys.progressFailures(requestId), EXPIRY.finishedProgressMs)
         .exec();

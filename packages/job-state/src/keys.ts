@@ -31,6 +31,12 @@ export const keys = {
   imageSource: (settings: string, url: string) => `${PREFIX}:image-source:${sha256(settings, url)}`,
   /** Sorted set of the product queues given work (one per tenant), scored by when they last were (ms). */
   productQueues: () => `${PREFIX}:product-queues`,
+  /** Set of the outputs a running request has used or made (their keys), until it is finished. */
+  outputClaims: (requestId: string) => `${PREFIX}:output-claims:${requestId}`,
+  /** Set of the running requests that hold output claims. */
+  outputClaimants: () => `${PREFIX}:output-claimants`,
+  /** Stands while an output is being deleted: no request starts to use it meanwhile. */
+  outputDeletion: (key: string) => `${PREFIX}:output-deletion:${key}`,
   /** Held by the one worker that reconciles requests this interval; lapses by itself. */
   reconcilerTurn: () => `${PREFIX}:reconciler-turn`,
 } as const;

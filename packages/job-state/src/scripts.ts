@@ -59,6 +59,46 @@ for index = 1, #KEYS do
 end
 return 1`,
   },
+  // A running request claims outputs before it looks for them in the store; answers those being deleted.
+  // KEYS: claimants (set), the request's claims (set). ARGV: request id, lifetime (ms), deletion key prefix,
+  // then the outputs' keys.
+  imgsvcClaimOutputs: {
+    numberOfKeys: 2,
+    lua: `
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local deleting = {}
+for index = 4, #ARGV do
+  redis.call('SADD', KEYS[2], ARGV[index])
+  if redis.call('EXISTS', ARGV[3] .. ARGV[index]) == 1 then deleting[#deleting + 1] = ARGV[index] end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return deleting`,
+  },
+  // Of the given outputs, those no running request has claimed, each marked as being deleted. Claimants whose
+  // claims have lapsed are dropped on the way.
+  // KEYS: claimants (set). ARGV: claims key prefix, deletion key prefix, mark lifetime (ms), then the keys.
+  imgsvcBeginOutputDeletion: {
+    numberOfKeys: 1,
+    lua: `
+local claimants = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then claimants[#claimants + 1] = ARGV[1] .. id
+  else redis.call('SREM', KEYS[1], id) end
+end
+local free = {}
+for index = 4, #ARGV do
+  local claimed = false
+  for _, claims in ipairs(claimants) do
+    if redis.call('SISMEMBER', claims, ARGV[index]) == 1 then claimed = true break end
+  end
+  if not claimed then
+    redis.call('SET', ARGV[2] .. ARGV[index], '1', 'PX', ARGV[3])
+    free[#free + 1] = ARGV[index]
+  end
+end
+return free`,
+  },
 } as const;
 
 type Argument = string | number;
@@ -69,6 +109,8 @@ export interface JobStateCommands {
   imgsvcClaimUrls(...args: Argument[]): Promise<(string | number)[]>;
   imgsvcSettleUrls(...args: Argument[]): Promise<number>;
   imgsvcRenewUrlLocks(...args: Argument[]): Promise<number>;
+  imgsvcClaimOutputs(...args: Argument[]): Promise<string[]>;
+  imgsvcBeginOutputDeletion(...args: Argument[]): Promise<string[]>;
 }
 
 export type JobStateRedis = Redis & JobStateCommands;

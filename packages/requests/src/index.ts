@@ -16,3 +16,9 @@ export {
   type RequestFinishing,
 } from './finish-request.js';
 export { type Reconciliation, reconcileRequests } from './reconcile-requests.js';
+export {
+  type Removal,
+  type RemovedRequest,
+  type RequestRemoval,
+  removeDeletedRequests,
+} from './remove-requests.js';

@@ -39,12 +39,3 @@ export const IMAGE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export function imageEtag(key: string): string {
   return `"${key.slice(0, key.lastIndexOf('.'))}"`;
 }
-
-/**
- * The key an output URL names (its last path segment), or undefined when the URL names none. Output URLs end
- * with the key whether the API or a CDN serves them, so the keys a request uses are read back from its results.
- */
-export function imageKeyOfUrl(url: string): string | undefined {
-  const last = url.slice(url.lastIndexOf('/') + 1);
-  return isImageKey(last) ? last : undefined;
-}

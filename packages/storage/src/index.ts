@@ -4,7 +4,6 @@ export {
   contentTypeOf,
   IMAGE_CACHE_CONTROL,
   imageEtag,
-  imageKeyOfUrl,
   isImageKey,
 } from './image-keys.js';
 export type { ImageStore, StorageSpace, StoredImage } from './image-store.js';

@@ -12,6 +12,7 @@ export const STORAGE_FAULTS = {
   storage_credentials_refused: 'the storage refuses our credentials or access',
   storage_throttled: 'the storage asks us to slow down',
   storage_server_error: 'the storage answers with server errors',
+  storage_output_deleting: 'the output is being deleted; it is made again once that is done',
   storage_low_space: 'free space on the storage is below STORAGE_MIN_FREE_BYTES',
 } as const;
 

@@ -68,7 +68,12 @@ export async function processProductImages(
           outcomes.set(url, { ok: false, failure: requestTimedOut(url) });
           return;
         }
-        const image = await produceImage(url, context, { log, cancel, previous: (await previous).get(url) });
+        const image = await produceImage(url, context, {
+          requestId,
+          log,
+          cancel,
+          previous: (await previous).get(url),
+        });
         outcomes.set(url, image.outcome);
         if (image.source) learned.set(url, image.source);
       }),

@@ -1,0 +1,50 @@
+import { EXPIRY } from './expiry.js';
+import { keys } from './keys.js';
+import type { JobStateRedis } from './scripts.js';
+
+/**
+ * Outputs are shared: a request may use an output another request made. A deletion must therefore never take
+ * an output from a request that is using it but has not recorded it yet. Running requests claim each output
+ * before they look for it in the store; a deletion takes only outputs nobody claims, and marks them while it
+ * removes them, so that a request that comes for one meanwhile waits and makes it again afterwards. Both sides
+ * run as scripts, so one of them always sees the other.
+ */
+export interface OutputClaims {
+  /** Claims outputs for a running request; answers those being deleted now (the request must not use them). */
+  claimOutputs(requestId: string, outputKeys: readonly string[]): Promise<string[]>;
+  /** Of the given outputs, those no running request claims, each marked as being deleted. */
+  beginOutputDeletion(outputKeys: readonly string[]): Promise<string[]>;
+  /** Lifts the marks once the outputs are gone. (A finished request's claims go with `forgetRequest`.) */
+  endOutputDeletion(outputKeys: readonly string[]): Promise<void>;
+}
+
+export function outputClaims(redis: JobStateRedis): OutputClaims {
+  const deletionPrefix = keys.outputDeletion('');
+  return {
+    async claimOutputs(requestId, outputKeys) {
+      if (outputKeys.length === 0) return [];
+      return redis.imgsvcClaimOutputs(
+        keys.outputClaimants(),
+        keys.outputClaims(requestId),
+        requestId,
+        EXPIRY.outputClaimsMs,
+        deletionPrefix,
+        ...outputKeys,
+      );
+    },
+    async beginOutputDeletion(outputKeys) {
+      if (outputKeys.length === 0) return [];
+      return redis.imgsvcBeginOutputDeletion(
+        keys.outputClaimants(),
+        keys.outputClaims(''),
+        deletionPrefix,
+        EXPIRY.outputDeletionMs,
+        ...outputKeys,
+      );
+    },
+    async endOutputDeletion(outputKeys) {
+      if (outputKeys.length === 0) return;
+      await redis.del(...outputKeys.map((key) => keys.outputDeletion(key)));
+    },
+  };
+}
