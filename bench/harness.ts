@@ -39,6 +39,12 @@ export interface PipelineHarness {
   close(): Promise<void>;
 }
 
+/** A bucket the pipeline keeps its outputs in. */
+export interface BenchBucket {
+  readonly environment: Readonly<Record<string, string>>;
+  empty(): Promise<void>;
+}
+
 /**
  * The real API and worker programs over the given servers (a database of their own), with images served by
  * path from a local HTTP server, `delayMs` late.
@@ -50,6 +56,8 @@ export async function pipelineHarness(
   delayMs = 0,
   /** The checkout whose programs run (this one unless the baseline's). */
   root?: string,
+  /** Outputs in a bucket rather than the folder: the programs' S3_* settings, and how to empty it. */
+  bucket?: BenchBucket,
 ): Promise<PipelineHarness> {
   const workDir = await mkdtemp(join(tmpdir(), 'image-service-bench-'));
   // A static file server as image hosts and CDNs run them: each file with an ETag, answering 304 to a
@@ -98,6 +106,7 @@ export async function pipelineHarness(
     FETCH_ALLOW_PRIVATE_NETWORKS: 'true',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_MAX: '100000000',
+    ...bucket?.environment,
   };
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
@@ -150,6 +159,7 @@ export async function pipelineHarness(
       return status;
     },
     async clearStorage() {
+      if (bucket) return bucket.empty();
       // Its contents, not the folder: a storage folder that disappears is an outage the worker waits out.
       const storage = join(workDir, 'images');
       const entries = await readdir(storage).catch(() => []);

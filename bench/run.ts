@@ -12,12 +12,18 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readBenchSettings, readMachineEnvironment } from '@imgsvc/config';
-import { startLocalServices } from '@imgsvc/local-services';
+import {
+  ensureSeaweedFs,
+  type LocalObjectStore,
+  startLocalServices,
+  startSeaweedFs,
+} from '@imgsvc/local-services';
 import sharp from 'sharp';
+import { bucketEnvironment, bucketSettings, createBucket, emptyBucket } from '../test/support/buckets.js';
 import { measureFairness } from './fairness.js';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
-import { faster } from './harness.js';
+import { type BenchBucket, faster } from './harness.js';
 import { benchImageSet } from './image-set.js';
 import { measureIngestion } from './ingest.js';
 import { type LimitResult, measureSharpLimit } from './limit.js';
@@ -71,7 +77,23 @@ const connections = () => ({
   redisUrl: `${services.redisUrl}/${++redisDatabase}`,
 });
 
+let objectStore: LocalObjectStore | undefined;
 try {
+  // The S3-compatible store for the pipeline with outputs in a bucket (SeaweedFS, built once per machine).
+  const machine = readMachineEnvironment();
+  const seaweedFs = await ensureSeaweedFs(machine.path, machine.cacheHome, log);
+  let bucket: BenchBucket | undefined;
+  if (seaweedFs) {
+    objectStore = await startSeaweedFs(seaweedFs, join(workDir, 'seaweedfs'));
+    log(`S3: ${objectStore.description}`);
+    const settings = bucketSettings(objectStore, 'bench-outputs');
+    await createBucket(settings);
+    bucket = { environment: bucketEnvironment(settings), empty: () => emptyBucket(settings) };
+  } else {
+    log(
+      'no SeaweedFS (npm run install:seaweedfs needs Go): the pipeline with outputs in a bucket is skipped',
+    );
+  }
   log('generating the image set');
   const images = await benchImageSet(quick ? 24 : 100, quick ? 6 : 20);
   const megapixels = images.reduce((sum, image) => sum + image.megapixels, 0) / images.length;
@@ -87,6 +109,8 @@ try {
   const pipelines: {
     workers: number;
     baseline: boolean;
+    /** Outputs in the S3 bucket rather than the folder. */
+    s3: boolean;
     run: ThroughputRun;
     first?: PassResult;
     repeat?: PassResult;
@@ -99,16 +123,22 @@ try {
     log(`starting the pipelines with ${WORKER_COUNTS.join(', ')} worker processes`);
     // The baseline runs right after this checkout's one-worker pipeline in every round, so that the two meet
     // the same moment of the machine's drift.
-    const wanted: { workers: number; root: string | undefined }[] = WORKER_COUNTS.map((workers) => ({
-      workers,
-      root: undefined,
-    }));
-    if (baselineRoot) wanted.splice(1, 0, { workers: 1, root: baselineRoot });
+    // The pipeline with its outputs in the bucket runs right after the one with its outputs in the folder.
+    const wanted: { workers: number; root: string | undefined; s3: boolean }[] = WORKER_COUNTS.map(
+      (workers) => ({
+        workers,
+        root: undefined,
+        s3: false,
+      }),
+    );
+    if (bucket) wanted.splice(1, 0, { workers: 1, root: undefined, s3: true });
+    if (baselineRoot) wanted.splice(1, 0, { workers: 1, root: baselineRoot, s3: false });
     const opened = await Promise.allSettled(
-      wanted.map(async ({ workers, root }) => ({
+      wanted.map(async ({ workers, root, s3 }) => ({
         workers,
         baseline: root !== undefined,
-        run: await openThroughputRun(connections(), workers, images, {}, root),
+        s3,
+        run: await openThroughputRun(connections(), workers, images, {}, root, s3 ? bucket : undefined),
       })),
     );
     for (const result of opened) if (result.status === 'fulfilled') pipelines.push(result.value);
@@ -117,7 +147,7 @@ try {
     phase('pipelines_started');
     for (let round = 1; round <= rounds; round += 1) {
       log(
-        `round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with 1, 2 and 3 workers${baselineRoot ? ', the baseline' : ''}`,
+        `round ${round} of ${rounds}: sharp alone, Pillow, the pipeline with 1, 2 and 3 workers${bucket ? ', with 1 worker and a bucket' : ''}${baselineRoot ? ', the baseline' : ''}`,
       );
       limit = bestOf(limit, await measureSharpLimit(images, QUALITY, 1));
       if (pillowVersion) {
@@ -144,7 +174,9 @@ try {
       throw new Error(`a measurement of ${entry.workers} workers is missing`);
     return { workers: entry.workers, ...entry.first, repeat: entry.repeat };
   };
-  const scaleOut = pipelines.filter((entry) => !entry.baseline).map(measured);
+  const scaleOut = pipelines.filter((entry) => !entry.baseline && !entry.s3).map(measured);
+  const s3Entry = pipelines.find((entry) => entry.s3);
+  const inBucket = s3Entry ? measured(s3Entry) : undefined;
   const baselineEntry = pipelines.find((entry) => entry.baseline);
   const baseline = baselineEntry ? measured(baselineEntry) : undefined;
   const pipeline = scaleOut[0];
@@ -188,6 +220,9 @@ try {
     sharp_images_per_second: limit.images_per_second,
     pillow_images_per_second: pillow?.matched.images_per_second ?? null,
     pipeline_vs_sharp: ratio(pipeline.images_per_second, limit.images_per_second),
+    pipeline_s3_images_per_second: inBucket?.images_per_second ?? null,
+    pipeline_s3_vs_disk: inBucket ? ratio(inBucket.images_per_second, pipeline.images_per_second) : null,
+    pipeline_s3_repeat_images_per_second: inBucket?.repeat.images_per_second ?? null,
     ...(baseline
       ? {
           baseline_commit: baselineSource?.commit ?? null,
@@ -258,6 +293,12 @@ try {
     [
       'pipeline: the same CSV again (images/s)',
       `${pipeline.repeat.images_per_second} (${pipeline.repeat.seconds} s)`,
+    ],
+    [
+      'pipeline: outputs in an S3 bucket (SeaweedFS), 1 worker (images/s)',
+      inBucket
+        ? `${inBucket.images_per_second} (${inBucket.seconds} s; again: ${inBucket.repeat.images_per_second}; ${ratio(inBucket.images_per_second, pipeline.images_per_second)} of the folder's)`
+        : 'not measured (no SeaweedFS)',
     ],
     ...scaleOut
       .slice(1)
@@ -338,6 +379,7 @@ try {
       cores: availableParallelism(),
       cpu: cpus()[0]?.model ?? 'unknown',
       mongo: services.mongo.split(' (')[0],
+      s3: objectStore ? 'SeaweedFS weed mini, 127.0.0.1' : null,
     },
     table: Object.fromEntries(rows),
     summary,
@@ -345,6 +387,7 @@ try {
     pillow,
     scale_out: scaleOut,
     baseline: baseline ? { source: baselineSource, root: baselineRoot, ...baseline } : undefined,
+    s3: inBucket ? { store: objectStore?.description.split(' (')[0], ...inBucket } : undefined,
     recovery,
     status,
     ingest,
@@ -357,7 +400,7 @@ try {
   log(`saved ${file} (${elapsed()} s in all)`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {
-  await services.stop();
+  await Promise.allSettled([services.stop(), objectStore?.stop()]);
   await rm(workDir, { recursive: true, force: true });
 }
 

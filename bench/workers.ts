@@ -1,6 +1,12 @@
 import { createRedisConnection, openQueues } from '@imgsvc/queue';
 import { pollUntil } from '../test/support/poll.js';
-import { type Connections, pipelineHarness, type ServedImage, twoPerProduct } from './harness.js';
+import {
+  type BenchBucket,
+  type Connections,
+  pipelineHarness,
+  type ServedImage,
+  twoPerProduct,
+} from './harness.js';
 import type { BenchImage } from './image-set.js';
 
 const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
@@ -46,13 +52,15 @@ export async function openThroughputRun(
   images: readonly BenchImage[],
   extra: Record<string, string> = {},
   root?: string,
+  bucket?: BenchBucket,
 ): Promise<ThroughputRun> {
   const run = await pipelineHarness(
     connections,
-    `bench_throughput_${workers}_${root ? 'baseline_' : ''}${Date.now()}`,
+    `bench_throughput_${workers}_${root ? 'baseline_' : ''}${bucket ? 's3_' : ''}${Date.now()}`,
     servedImages(images),
     0,
     root,
+    bucket,
   );
   try {
     for (let index = 0; index < workers; index += 1) await run.startWorker(extra);

@@ -209,6 +209,7 @@ describe('headers, documentation, metrics and load shedding', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(Object.keys(document.paths).sort()).toEqual([
       '/api/download/{requestId}',
+      '/api/requests/{requestId}',
       '/api/requests/{requestId}/products',
       '/api/status/{requestId}',
       '/api/status/{requestId}/events',
@@ -221,6 +222,7 @@ describe('headers, documentation, metrics and load shedding', () => {
       for (const operation of Object.values(operations))
         expect(operation.summary, path).toEqual(expect.any(String));
     }
+    expect(Object.keys(document.paths['/api/requests/{requestId}'] ?? {})).toEqual(['delete']);
     expect(document.paths['/api/upload']?.post?.requestBody).toMatchObject({
       content: { 'multipart/form-data': {} },
     });
