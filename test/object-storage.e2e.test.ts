@@ -21,7 +21,13 @@ import {
 } from './support/object-store.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
-import { apiReady, type RunningProgram, startProgram, workerReady } from './support/programs.js';
+import {
+  apiReady,
+  type RunningProgram,
+  startProgram,
+  storageWaits,
+  workerReady,
+} from './support/programs.js';
 import { testMongoUrl, testRedisUrl } from './support/servers.js';
 
 // The image server stands in for a public host on 127.0.0.2, the one address FETCH_ALLOW_NETWORKS opens.
@@ -215,13 +221,7 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
       apiUrl,
       [0, 1, 2, 3].map((index) => `${index + 1},Product ${index + 1},${images.url}/p${index}.jpg`),
     );
-    const waits = () =>
-      worker
-        .output()
-        .split('\n')
-        .filter(
-          (line) => line.includes(id) && line.includes('storage unavailable; job waits and tries again'),
-        );
+    const waits = () => storageWaits(worker, id);
     await pollUntil(
       async () => {
         if (waits().length >= 4) return true;

@@ -6,7 +6,7 @@ import { CSV_HEADER, csvForm, problemOf } from './support/api.js';
 import { serveFiles, startHttpServer, type TestHttpServer } from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
-import { type RunningService, startService } from './support/programs.js';
+import { type RunningService, startService, storageWaits } from './support/programs.js';
 import { testMongoUrl, testRedisUrl } from './support/servers.js';
 import { mountTmpfs } from './support/tmpfs.js';
 
@@ -58,13 +58,7 @@ describe('a storage disk that fills up while a request runs', () => {
 
       // The product jobs meet the full disk and are put back, some of them more than once; a request that
       // finishes instead (its images failed) is what this test must catch.
-      const waits = () =>
-        worker
-          .output()
-          .split('\n')
-          .filter(
-            (line) => line.includes(id) && line.includes('storage unavailable; job waits and tries again'),
-          );
+      const waits = () => storageWaits(worker, id);
       await pollUntil(
         async () => {
           if (waits().length > PHOTOS.length) return true;

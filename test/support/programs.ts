@@ -97,6 +97,16 @@ export async function startService(environment: Record<string, string>): Promise
   };
 }
 
+/** The lines in which a worker put a request's job back to wait for the storage (a full disk, a store down). */
+export function storageWaits(worker: RunningProgram, requestId: string): string[] {
+  return worker
+    .output()
+    .split('\n')
+    .filter(
+      (line) => line.includes(requestId) && line.includes('storage unavailable; job waits and tries again'),
+    );
+}
+
 /** Resolves once a started worker says it is ready (connected to Redis, taking jobs). */
 export async function workerReady(worker: RunningProgram, timeoutMs = 30_000): Promise<void> {
   await pollUntil(

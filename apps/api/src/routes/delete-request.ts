@@ -1,11 +1,10 @@
 import { markRequestDeleted } from '@imgsvc/db';
-import { completionPercentage, isFinished } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { problems } from '../problems.js';
 import { problemResponses, requestDeleted, requestIdParams } from '../schemas.js';
-import { findOwnedRequest, liveProgress } from './owned-request.js';
+import { findOwnedFinishedRequest } from './owned-request.js';
 
 /**
  * Deleting a request: its owner's call. The request is gone for every reader at once; the worker's sweep
@@ -26,15 +25,12 @@ export async function deleteRequestRoutes(app: FastifyInstance, context: ApiCont
       },
     },
     async (request, reply) => {
-      const found = await findOwnedRequest(context, request, request.params.requestId);
-      if (!isFinished(found.status)) {
-        const live = await liveProgress(context, found._id).catch(() => undefined);
-        throw problems.notFinished({
-          status: found.status,
-          completionPercentage: completionPercentage(found, live),
-          wanted: 'it can be deleted',
-        });
-      }
+      const found = await findOwnedFinishedRequest(
+        context,
+        request,
+        request.params.requestId,
+        'it can be deleted',
+      );
       const now = new Date();
       // Another call may have deleted it since it was read: then it is gone, as for any later call.
       if (!(await markRequestDeleted(context.db, found._id, now)))

@@ -1,13 +1,11 @@
 import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
 import { type ProductWithResult, productsInOrder } from '@imgsvc/db';
-import { completionPercentage, isFinished } from '@imgsvc/domain';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
-import { problems } from '../problems.js';
 import { problemResponses, requestIdParams } from '../schemas.js';
-import { findOwnedRequest, liveProgress } from './owned-request.js';
+import { findOwnedFinishedRequest } from './owned-request.js';
 
 async function* asResultProducts(entries: AsyncIterable<ProductWithResult>): AsyncIterable<ResultProduct> {
   for await (const { product, result } of entries) {
@@ -43,14 +41,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
       },
     },
     async (request, reply) => {
-      const found = await findOwnedRequest(context, request, request.params.requestId);
-      if (!isFinished(found.status)) {
-        const live = await liveProgress(context, found._id).catch(() => undefined);
-        throw problems.notFinished({
-          status: found.status,
-          completionPercentage: completionPercentage(found, live),
-        });
-      }
+      const found = await findOwnedFinishedRequest(context, request, request.params.requestId);
       const csv = resultCsvStream(found.columns, asResultProducts(productsInOrder(context.db, found._id)));
       return reply
         .type('text/csv; charset=utf-8')

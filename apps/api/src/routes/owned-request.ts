@@ -1,4 +1,5 @@
 import { findRequest, type RequestDocument } from '@imgsvc/db';
+import { completionPercentage, isFinished } from '@imgsvc/domain';
 import type { LiveProgress } from '@imgsvc/job-state';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
@@ -19,6 +20,28 @@ export async function findOwnedRequest(
   const found = isRequestId(id) ? await read(id) : null;
   if (!found || found.owner !== request.owner) {
     throw problems.requestNotFound({ id });
+  }
+  return found;
+}
+
+/**
+ * The caller's request (404 otherwise) once it is finished; 409 `not_finished` with its progress while it runs,
+ * naming what waits for the end (`wanted`: "the result is ready", "it can be deleted").
+ */
+export async function findOwnedFinishedRequest(
+  context: ApiContext,
+  request: FastifyRequest,
+  id: string,
+  wanted?: string,
+): Promise<RequestDocument> {
+  const found = await findOwnedRequest(context, request, id);
+  if (!isFinished(found.status)) {
+    const live = await liveProgress(context, found._id).catch(() => undefined);
+    throw problems.notFinished({
+      status: found.status,
+      completionPercentage: completionPercentage(found, live),
+      ...(wanted ? { wanted } : {}),
+    });
   }
   return found;
 }
