@@ -89,14 +89,19 @@ describe('deleting a request (DELETE /api/requests/{id}) with outputs in a bucke
       expect(gone.status).toBe(404);
       expect((await problemOf(gone)).code).toBe('request_not_found');
 
-      // The worker's sweep: the request, its products and results, and the two outputs only it listed.
-      await pollUntil(
-        async () => ((await db.requests.countDocuments({ _id: alice.id })) === 0 ? true : undefined),
-        {
-          timeoutMs: 30_000,
-          what: 'the deleted request removed by the worker',
-        },
-      );
+      // The worker's sweep: the request, its products and results, and the two outputs only it listed. It
+      // logs the removal once all of it is done.
+      const removed = (id: string) =>
+        pollUntil(
+          async () =>
+            service.worker
+              .output()
+              .split('\n')
+              .find((line) => line.includes(id) && line.includes('deleted request removed')),
+          { timeoutMs: 30_000, what: `request ${id} removed by the worker` },
+        );
+      expect(await removed(alice.id)).toMatch(/"outputs_removed":2,"outputs_kept":1,/);
+      expect(await db.requests.countDocuments({ _id: alice.id })).toBe(0);
       expect(await db.products.countDocuments({ request_id: alice.id })).toBe(0);
       expect(await db.results.countDocuments({ request_id: alice.id })).toBe(0);
       expect((await listObjects(bucket)).map((object) => object.key).sort()).toEqual(
@@ -104,20 +109,17 @@ describe('deleting a request (DELETE /api/requests/{id}) with outputs in a bucke
       );
       for (const url of alice.urls.slice(0, 2)) expect((await fetch(url)).status).toBe(404);
       for (const url of bob.urls) expect((await fetch(url)).status).toBe(200);
-      expect(service.worker.output()).toMatch(
-        /"outputs_removed":2,"outputs_kept":1,"msg":"deleted request removed"/,
-      );
 
       // Bob's request, deleted in turn, takes the last outputs with it.
       expect(
         (await fetch(`${apiUrl}/api/requests/${bob.id}`, { method: 'DELETE', headers: auth(OTHER_KEY) }))
           .status,
       ).toBe(202);
-      await pollUntil(async () => ((await listObjects(bucket)).length === 0 ? true : undefined), {
-        timeoutMs: 30_000,
-        what: 'the last outputs removed with the last request that listed them',
-      });
+      expect(await removed(bob.id)).toMatch(/"outputs_removed":2,"outputs_kept":0,/);
+      expect(await listObjects(bucket)).toEqual([]);
       expect(await db.requests.countDocuments({})).toBe(0);
+      expect(await db.products.countDocuments({})).toBe(0);
+      expect(await db.results.countDocuments({})).toBe(0);
     } finally {
       await db.close();
       await service.stop();

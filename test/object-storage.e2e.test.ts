@@ -302,14 +302,23 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
     });
     const heldKey = new URL(held.path, 'http://store').pathname.split('/').pop() ?? '';
     await doomed.stop('SIGKILL');
+    // The store sees the upload cut short once the dead worker's connection is closed on its side.
+    await pollUntil(async () => (proxy.heldConnectionClosed() ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the cut upload closed on the store side',
+    });
 
-    // Nothing of the cut upload is visible: no object under its key, nothing at all in the bucket.
+    // Nothing of the cut upload becomes visible: no object under its key, nothing at all in the bucket, looked
+    // at for a while after the cut (a store that kept partial uploads would show one at once).
     const client = createS3Client(bucket);
     cleanups.push(async () => client.destroy());
-    await expect(
-      client.send(new HeadObjectCommand({ Bucket: bucket.bucket, Key: heldKey })),
-    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
-    expect(await listObjects(bucket)).toEqual([]);
+    const watchUntil = Date.now() + 1500;
+    do {
+      await expect(
+        client.send(new HeadObjectCommand({ Bucket: bucket.bucket, Key: heldKey })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+      expect(await listObjects(bucket)).toEqual([]);
+    } while (Date.now() < watchUntil);
 
     // Another worker takes the job over and stores the image whole.
     const worker = start('worker', environment);

@@ -6,8 +6,8 @@ export interface HoldingProxy {
   readonly url: string;
   /** The path of the first PUT held halfway, once one is (its body partly forwarded, the rest kept back). */
   held(): { path: string; forwardedBodyBytes: number } | undefined;
-  /** Forward everything from now on, without holding. */
-  release(): void;
+  /** Whether the held PUT's connection to the server has been closed (its client went away). */
+  heldConnectionClosed(): boolean;
   close(): Promise<void>;
 }
 
@@ -28,8 +28,8 @@ function startOfPut(data: Buffer): number {
  * the kernel would do for the dead process, so the server sees an upload cut short.
  */
 export async function startHoldingProxy(targetPort: number, bodyBytes: number): Promise<HoldingProxy> {
-  let holding = true;
   let heldPut: { path: string; forwardedBodyBytes: number } | undefined;
+  let heldClosed = false;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
@@ -39,7 +39,7 @@ export async function startHoldingProxy(targetPort: number, bodyBytes: number): 
     let stopped = false;
     client.on('data', (chunk: Buffer) => {
       if (stopped) return;
-      if (!holding || heldPut) {
+      if (heldPut) {
         upstream.write(chunk);
         return;
       }
@@ -59,6 +59,9 @@ export async function startHoldingProxy(targetPort: number, bodyBytes: number): 
       const requestLine = pending.subarray(put, pending.indexOf('\r\n', put)).toString('latin1');
       heldPut = { path: requestLine.split(' ')[1] ?? '', forwardedBodyBytes: bodyBytes };
       stopped = true;
+      upstream.once('close', () => {
+        heldClosed = true;
+      });
     });
     upstream.on('data', (chunk: Buffer) => client.write(chunk));
     const closeBoth = () => {
@@ -79,9 +82,7 @@ export async function startHoldingProxy(targetPort: number, bodyBytes: number): 
   return {
     url: `http://127.0.0.1:${port}`,
     held: () => heldPut,
-    release() {
-      holding = false;
-    },
+    heldConnectionClosed: () => heldClosed,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -51,8 +51,9 @@ export function startReconciler(context: WorkerContext, log: Logger): RunningRec
         {
           db: context.db,
           removeOutput: (key) => context.store.remove(key),
-          beginOutputDeletion: (keys) => context.jobState.beginOutputDeletion(keys),
-          endOutputDeletion: (keys) => context.jobState.endOutputDeletion(keys),
+          beginOutputDeletion: (token, keys) => context.jobState.beginOutputDeletion(token, keys),
+          endOutputDeletion: (token, keys) => context.jobState.endOutputDeletion(token, keys),
+          forgetJobState: (id) => context.jobState.forgetRequest(id),
         },
         {
           retentionDays: context.config.retentionDays,

@@ -179,6 +179,13 @@ const httpUrl = z
     }
   }, 'must be an absolute http(s) URL');
 
+/** An address that output keys are appended to: nothing after its path, and no credentials in it. */
+const baseUrl = httpUrl.refine((value) => {
+  if (!URL.canParse(value)) return true;
+  const url = new URL(value);
+  return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+}, 'must be an http(s) URL without a query, fragment or credentials (output keys are appended to it)');
+
 const connectionUrl = (protocols: readonly string[]) =>
   z
     .string()
@@ -244,7 +251,10 @@ const environmentSchema = z.object({
     z
       .string()
       .trim()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/, 'must be a bucket name (letters, digits, dots, dashes)')
+      .regex(
+        /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+        'must be a bucket name: 3 to 222 lower-case letters, digits, dots, dashes or underscores',
+      )
       .optional(),
   ),
   S3_ENDPOINT: z.preprocess(unset, httpUrl.optional()),
@@ -266,11 +276,19 @@ const environmentSchema = z.object({
       .string()
       .trim()
       .regex(/^[A-Za-z0-9!_.*'()/-]{1,512}$/, "must be a key prefix of letters, digits and -_.!*'()/")
-      .refine((value) => !value.split('/').includes('..'), 'must not contain ".." segments')
+      .refine(
+        (value) =>
+          value
+            .replace(/^\/+/, '')
+            .replace(/\/$/, '')
+            .split('/')
+            .every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
+        'must not contain empty, "." or ".." segments',
+      )
       .optional(),
   ),
-  S3_REQUEST_TIMEOUT_MS: optionalInteger(100, 600_000),
-  OUTPUT_BASE_URL: z.preprocess(unset, httpUrl.optional()),
+  S3_REQUEST_TIMEOUT_MS: optionalInteger(100, 120_000),
+  OUTPUT_BASE_URL: z.preprocess(unset, baseUrl.optional()),
   RETENTION_DAYS: integer(0, 36_500, 0),
   IMAGE_QUALITY: integer(1, 100, 50),
   FETCH_ALLOW_NETWORKS: networkList,

@@ -26,6 +26,7 @@ export {
   findDeletedRequests,
   markExpiredRequests,
   markRequestDeleted,
+  outputsListedByOlderResults,
   outputsListedElsewhere,
   outputsOfRequest,
 } from './removal.js';

@@ -43,50 +43,58 @@ export async function findDeletedRequests(db: Database, limit: number): Promise<
   return found.map((request) => request._id);
 }
 
-/** Every output a request's results list: their keys, and the URLs they were written as. */
-export async function outputsOfRequest(db: Database, requestId: string): Promise<Map<string, Set<string>>> {
-  const outputs = new Map<string, Set<string>>();
+/** The keys of every output a request's results list. */
+export async function outputsOfRequest(db: Database, requestId: string): Promise<Set<string>> {
+  const outputs = new Set<string>();
   const results = db.results.find({ request_id: requestId }, { projection: { output_urls: 1 } });
   for await (const result of results) {
     for (const url of result.output_urls) {
       const key = url === null ? undefined : outputKeyOf(url);
-      if (url === null || key === undefined) continue;
-      const urls = outputs.get(key) ?? new Set<string>();
-      urls.add(url);
-      outputs.set(key, urls);
+      if (key !== undefined) outputs.add(key);
     }
   }
   return outputs;
 }
 
-/**
- * Of the given outputs, the keys that a result of a request other than the excluded ones lists. Results name
- * them by key (`output_keys`, indexed); results recorded before keys were kept are matched by URL.
- */
+/** Of the given outputs, those a result of a request other than the excluded ones names (`output_keys`, indexed). */
 export async function outputsListedElsewhere(
   db: Database,
-  outputs: ReadonlyMap<string, ReadonlySet<string>>,
+  outputs: readonly string[],
   excludedRequests: readonly string[],
 ): Promise<Set<string>> {
   const listed = new Set<string>();
-  const entries = [...outputs];
-  for (let start = 0; start < entries.length; start += QUERY_BATCH) {
-    const batch = entries.slice(start, start + QUERY_BATCH);
-    const keys = batch.map(([key]) => key);
-    const urls = batch.flatMap(([, written]) => [...written]);
+  for (let start = 0; start < outputs.length; start += QUERY_BATCH) {
+    const batch = outputs.slice(start, start + QUERY_BATCH);
+    const wanted = new Set(batch);
     const others = db.results.find(
-      {
-        request_id: { $nin: [...excludedRequests] },
-        $or: [{ output_keys: { $in: keys } }, { output_urls: { $in: urls } }],
-      },
-      { projection: { output_urls: 1 } },
+      { request_id: { $nin: [...excludedRequests] }, output_keys: { $in: batch } },
+      { projection: { output_keys: 1 } },
     );
-    const wanted = new Set(keys);
     for await (const result of others) {
-      for (const url of result.output_urls) {
-        const key = url === null ? undefined : outputKeyOf(url);
-        if (key !== undefined && wanted.has(key)) listed.add(key);
-      }
+      for (const key of result.output_keys ?? []) if (wanted.has(key)) listed.add(key);
+    }
+  }
+  return listed;
+}
+
+/**
+ * The outputs listed by results recorded before results named their outputs by key (no `output_keys`), of
+ * requests other than the excluded ones: read from their URLs, whatever base those were written with. No new
+ * result lacks keys, so the set only shrinks: one read serves a whole pass of removals.
+ */
+export async function outputsListedByOlderResults(
+  db: Database,
+  excludedRequests: readonly string[],
+): Promise<Set<string>> {
+  const listed = new Set<string>();
+  const older = db.results.find(
+    { request_id: { $nin: [...excludedRequests] }, output_keys: { $exists: false } },
+    { projection: { output_urls: 1 } },
+  );
+  for await (const result of older) {
+    for (const url of result.output_urls) {
+      const key = url === null ? undefined : outputKeyOf(url);
+      if (key !== undefined) listed.add(key);
     }
   }
   return listed;

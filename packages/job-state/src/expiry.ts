@@ -19,6 +19,9 @@ export const EXPIRY = {
   productQueueMs: 30 * DAY_MS,
   /** A running request's output claims, should the request never finish: far longer than any request runs. */
   outputClaimsMs: 30 * DAY_MS,
-  /** An output's deletion mark, should its deleter stop before it ends it: far longer than a deletion takes. */
-  outputDeletionMs: 10 * MINUTE_MS,
+  /**
+   * An output's deletion mark, should its deleter stop before it ends it: longer than removing a batch of
+   * outputs can take (each store call is bounded by 3 attempts of S3_REQUEST_TIMEOUT_MS, at most 2 minutes).
+   */
+  outputDeletionMs: 60 * MINUTE_MS,
 } as const;

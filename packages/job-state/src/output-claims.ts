@@ -12,10 +12,16 @@ import type { JobStateRedis } from './scripts.js';
 export interface OutputClaims {
   /** Claims outputs for a running request; answers those being deleted now (the request must not use them). */
   claimOutputs(requestId: string, outputKeys: readonly string[]): Promise<string[]>;
-  /** Of the given outputs, those no running request claims, each marked as being deleted. */
-  beginOutputDeletion(outputKeys: readonly string[]): Promise<string[]>;
-  /** Lifts the marks once the outputs are gone. (A finished request's claims go with `forgetRequest`.) */
-  endOutputDeletion(outputKeys: readonly string[]): Promise<void>;
+  /**
+   * Of the given outputs, those no running request claims and no other deletion holds, each marked as being
+   * deleted by the deletion `token` names (marks last EXPIRY.outputDeletionMs, longer than any store call).
+   */
+  beginOutputDeletion(token: string, outputKeys: readonly string[]): Promise<string[]>;
+  /**
+   * Lifts the deletion's marks once its outputs are gone (never another deletion's). A finished request's
+   * claims go with `forgetRequest`.
+   */
+  endOutputDeletion(token: string, outputKeys: readonly string[]): Promise<void>;
 }
 
 export function outputClaims(redis: JobStateRedis): OutputClaims {
@@ -32,19 +38,24 @@ export function outputClaims(redis: JobStateRedis): OutputClaims {
         ...outputKeys,
       );
     },
-    async beginOutputDeletion(outputKeys) {
+    async beginOutputDeletion(token, outputKeys) {
       if (outputKeys.length === 0) return [];
       return redis.imgsvcBeginOutputDeletion(
         keys.outputClaimants(),
         keys.outputClaims(''),
         deletionPrefix,
         EXPIRY.outputDeletionMs,
+        token,
         ...outputKeys,
       );
     },
-    async endOutputDeletion(outputKeys) {
+    async endOutputDeletion(token, outputKeys) {
       if (outputKeys.length === 0) return;
-      await redis.del(...outputKeys.map((key) => keys.outputDeletion(key)));
+      await redis.imgsvcEndOutputDeletion(
+        outputKeys.length,
+        ...outputKeys.map((key) => keys.outputDeletion(key)),
+        token,
+      );
     },
   };
 }

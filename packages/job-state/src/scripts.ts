@@ -75,9 +75,9 @@ end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return deleting`,
   },
-  // Of the given outputs, those no running request has claimed, each marked as being deleted. Claimants whose
-  // claims have lapsed are dropped on the way.
-  // KEYS: claimants (set). ARGV: claims key prefix, deletion key prefix, mark lifetime (ms), then the keys.
+  // Of the given outputs, those no running request has claimed and no other deletion has marked, each marked
+  // as being deleted by this one (its token). Claimants whose claims have lapsed are dropped on the way.
+  // KEYS: claimants (set). ARGV: claims key prefix, deletion key prefix, mark lifetime (ms), token, then the keys.
   imgsvcBeginOutputDeletion: {
     numberOfKeys: 1,
     lua: `
@@ -87,17 +87,25 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   else redis.call('SREM', KEYS[1], id) end
 end
 local free = {}
-for index = 4, #ARGV do
+for index = 5, #ARGV do
   local claimed = false
   for _, claims in ipairs(claimants) do
     if redis.call('SISMEMBER', claims, ARGV[index]) == 1 then claimed = true break end
   end
-  if not claimed then
-    redis.call('SET', ARGV[2] .. ARGV[index], '1', 'PX', ARGV[3])
+  if not claimed and redis.call('SET', ARGV[2] .. ARGV[index], ARGV[4], 'PX', ARGV[3], 'NX') then
     free[#free + 1] = ARGV[index]
   end
 end
 return free`,
+  },
+  // Lifts the deletion marks this deletion set (its token), and only those.
+  // KEYS: the marks. ARGV: token.
+  imgsvcEndOutputDeletion: {
+    lua: `
+for index = 1, #KEYS do
+  if redis.call('GET', KEYS[index]) == ARGV[1] then redis.call('DEL', KEYS[index]) end
+end
+return 1`,
   },
 } as const;
 
@@ -111,6 +119,7 @@ export interface JobStateCommands {
   imgsvcRenewUrlLocks(...args: Argument[]): Promise<number>;
   imgsvcClaimOutputs(...args: Argument[]): Promise<string[]>;
   imgsvcBeginOutputDeletion(...args: Argument[]): Promise<string[]>;
+  imgsvcEndOutputDeletion(...args: Argument[]): Promise<number>;
 }
 
 export type JobStateRedis = Redis & JobStateCommands;

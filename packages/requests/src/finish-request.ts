@@ -48,22 +48,25 @@ export async function finishRequest(
 }
 
 /**
- * Fails a request that cannot be processed as a whole, with the reason its owner reads, and queues its
- * webhook. False when the request had already finished (it keeps its status, and nothing is sent again).
- */
-/**
  * What a request's owner reads when its processing failed for a reason of ours: never another library's
  * message, which may name internal hosts and addresses. The worker's log has the details.
  */
 export const INTERNAL_FAILURE_REASON =
   'an internal error (the worker log has the details under this request id)';
 
+/**
+ * Fails a request that cannot be processed as a whole, with the reason its owner reads, drops its job state
+ * when given how, and queues its webhook. False when the request had already finished (it keeps its status,
+ * and nothing is sent again).
+ */
 export async function failRequest(
-  finishing: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'>,
+  finishing: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'> &
+    Partial<Pick<RequestFinishing, 'forgetJobState'>>,
   requestId: string,
   reason: string,
 ): Promise<boolean> {
   if (!(await markRequestFailed(finishing.db, requestId, reason))) return false;
+  await finishing.forgetJobState?.(requestId);
   await enqueueWebhook(finishing.queues, { requestId, event: 'request.failed' }, finishing.webhook);
   return true;
 }

@@ -37,7 +37,8 @@ const PER_PASS = 1000;
  * `graceMs` are left alone: their first job may still be on its way from the API.
  */
 export async function reconcileRequests(
-  connections: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'>,
+  connections: Pick<RequestFinishing, 'db' | 'queues' | 'webhook'> &
+    Partial<Pick<RequestFinishing, 'forgetJobState'>>,
   options: {
     readonly graceMs: number;
     /** How long an upload may take to be received and stored: older ones never will be. */

@@ -17,6 +17,7 @@ import { createRedisConnection } from '@imgsvc/queue';
 import { contentKey, createDiskImageStore, type DiskImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../test/support/poll.js';
 import { testMongoUrl, testRedisUrl } from '../../../test/support/servers.js';
 import { type RequestRemoval, removeDeletedRequests } from './remove-requests.js';
 
@@ -39,8 +40,9 @@ describe('removing deleted and expired requests, on real servers and a real stor
     removal = {
       db,
       removeOutput: (key) => store.remove(key),
-      beginOutputDeletion: (keys) => state.beginOutputDeletion(keys),
-      endOutputDeletion: (keys) => state.endOutputDeletion(keys),
+      beginOutputDeletion: (token, keys) => state.beginOutputDeletion(token, keys),
+      endOutputDeletion: (token, keys) => state.endOutputDeletion(token, keys),
+      forgetJobState: (id) => state.forgetRequest(id),
     };
   });
   afterAll(async () => {
@@ -81,8 +83,8 @@ describe('removing deleted and expired requests, on real servers and a real stor
     await markRequestCompleted(db, id, ZERO_COUNTS, finishedAt);
     return id;
   };
-  const removeNow = (retentionDays = 0, now = new Date()) =>
-    removeDeletedRequests(removal, { retentionDays, limit: 100, deadline: Date.now() + 60_000, now });
+  const removeNow = (retentionDays = 0, now = new Date(), using: RequestRemoval = removal) =>
+    removeDeletedRequests(using, { retentionDays, limit: 100, deadline: Date.now() + 60_000, now });
 
   it('removes a deleted request with the outputs nobody else lists, and keeps those another request lists or a running one uses', async () => {
     const [own, shared, inUse, ownTwice] = [
@@ -122,8 +124,84 @@ describe('removing deleted and expired requests, on real servers and a real stor
 
     // Once the running request has finished (its claims dropped), nothing holds `inUse` but its results.
     await state.forgetRequest(running);
-    expect(await state.beginOutputDeletion([inUse])).toEqual([inUse]);
-    await state.endOutputDeletion([inUse]);
+    expect(await state.beginOutputDeletion('check', [inUse])).toEqual([inUse]);
+    await state.endOutputDeletion('check', [inUse]);
+  });
+
+  it('keeps an output a request records and finishes with while the removal is deciding, however the two interleave', async () => {
+    const key = await output('recorded meanwhile');
+    const deleted = await finished([[key]]);
+    await markRequestDeleted(db, deleted);
+    // Another request finds the output in the store and records it just before the removal marks it: its
+    // claim is dropped again when it finishes, so only its recorded result can keep the output.
+    const latecomer = async () => {
+      const other = randomUUID();
+      expect(await state.claimOutputs(other, [key])).toEqual([]);
+      await insertRequestWithProducts(db, {
+        id: other,
+        owner: null,
+        columns: [],
+        products: [{ row: 1, serialNumber: 1, productName: 'Late', inputUrls: ['https://img.example/late'] }],
+        imageCount: 1,
+        webhookUrl: null,
+      });
+      await recordProductResult(db, other, 1, { outputUrls: [`${BASE}${key}`], errors: [] });
+      await markRequestCompleted(db, other, ZERO_COUNTS);
+      await state.forgetRequest(other);
+    };
+    const racing: RequestRemoval = {
+      ...removal,
+      async beginOutputDeletion(token, keys) {
+        await latecomer();
+        return removal.beginOutputDeletion(token, keys);
+      },
+    };
+    expect((await removeNow(0, new Date(), racing)).removed).toEqual([
+      { id: deleted, outputsRemoved: 0, outputsKept: 1 },
+    ]);
+    expect(await store.has(key)).toBe(true);
+  });
+
+  it('keeps its marks until every removal under way has ended, even when one fails', async () => {
+    const keys = [await output('fails'), await output('slow one'), await output('slow two')];
+    const deleted = await finished([keys]);
+    await markRequestDeleted(db, deleted);
+    const events: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const failing: RequestRemoval = {
+      ...removal,
+      async removeOutput(key) {
+        events.push(`start ${key}`);
+        if (key === keys[0]) throw new Error('the store refused');
+        await gate;
+        await store.remove(key);
+        events.push(`end ${key}`);
+      },
+      async endOutputDeletion(token, marked) {
+        events.push('lift');
+        await removal.endOutputDeletion(token, marked);
+      },
+    };
+    const pass = removeNow(0, new Date(), failing);
+    pass.catch(() => {});
+    await pollUntil(
+      async () => (events.filter((event) => event.startsWith('start')).length === 3 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        what: 'every removal started',
+      },
+    );
+    expect(events).not.toContain('lift');
+    release();
+    await expect(pass).rejects.toThrow('the store refused');
+    expect(events.slice(-1)).toEqual(['lift']);
+    expect(events.filter((event) => event.startsWith('end'))).toHaveLength(2);
+    // The request stays marked: the next pass removes it.
+    expect(await db.requests.countDocuments({ _id: deleted })).toBe(1);
+    expect((await removeNow()).removed).toEqual([{ id: deleted, outputsRemoved: 3, outputsKept: 0 }]);
   });
 
   it('expires finished requests past RETENTION_DAYS, and an output two deleted requests share goes with them', async () => {
@@ -145,7 +223,7 @@ describe('removing deleted and expired requests, on real servers and a real stor
     expect(await db.requests.countDocuments({ _id: ancient })).toBe(1);
   });
 
-  it('keeps an output listed by a result recorded before results named their outputs by key', async () => {
+  it('keeps an output listed by a result recorded before results named their outputs by key, whatever its base URL', async () => {
     const key = await output('listed by URL only');
     const deleted = await finished([[key]]);
     const older = randomUUID();
@@ -153,7 +231,7 @@ describe('removing deleted and expired requests, on real servers and a real stor
       _id: `${older}:000000001`,
       request_id: older,
       row: 1,
-      output_urls: [`${BASE}${key}`],
+      output_urls: [`http://old-host.example:3000/images/${key}`],
       errors: [],
       recorded_at: new Date(),
     });
@@ -177,15 +255,25 @@ describe('output claims against deletions, on a real Redis', () => {
   it('turns away a request that comes for an output while it is being deleted, and lets it make it again afterwards', async () => {
     const key = contentKey(['being deleted'], 'png');
     const other = contentKey(['untouched'], 'png');
-    expect(await state.beginOutputDeletion([key])).toEqual([key]);
+    expect(await state.beginOutputDeletion('first', [key])).toEqual([key]);
     const request = randomUUID();
     expect(await state.claimOutputs(request, [key, other])).toEqual([key]);
     // Its claim stands from now on: the next deletion leaves the output alone.
-    await state.endOutputDeletion([key]);
+    await state.endOutputDeletion('first', [key]);
     expect(await state.claimOutputs(request, [key])).toEqual([]);
-    expect(await state.beginOutputDeletion([key, other])).toEqual([]);
+    expect(await state.beginOutputDeletion('second', [key, other])).toEqual([]);
     await state.forgetRequest(request);
-    expect(await state.beginOutputDeletion([key, other])).toEqual([key, other]);
-    await state.endOutputDeletion([key, other]);
+    expect(await state.beginOutputDeletion('second', [key, other])).toEqual([key, other]);
+    await state.endOutputDeletion('second', [key, other]);
+  });
+
+  it('lets one deletion hold an output at a time, and lifts only its own marks', async () => {
+    const key = contentKey(['held by one deletion'], 'png');
+    expect(await state.beginOutputDeletion('one', [key])).toEqual([key]);
+    expect(await state.beginOutputDeletion('two', [key])).toEqual([]);
+    await state.endOutputDeletion('two', [key]);
+    expect(await state.claimOutputs(randomUUID(), [key])).toEqual([key]);
+    await state.endOutputDeletion('one', [key]);
+    expect(await state.claimOutputs(randomUUID(), [key])).toEqual([]);
   });
 });

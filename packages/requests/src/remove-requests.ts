@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import {
   type Database,
   deleteIdempotencyClaimsOf,
   deleteRequest,
   findDeletedRequests,
   markExpiredRequests,
+  outputsListedByOlderResults,
   outputsListedElsewhere,
   outputsOfRequest,
 } from '@imgsvc/db';
@@ -13,9 +15,14 @@ export interface RequestRemoval {
   readonly db: Database;
   /** Removes one output from the store (no error when it is not there). */
   removeOutput(key: string): Promise<void>;
-  /** Of the given outputs, those no running request claims, each marked as being deleted (see OutputClaims). */
-  beginOutputDeletion(keys: readonly string[]): Promise<string[]>;
-  endOutputDeletion(keys: readonly string[]): Promise<void>;
+  /**
+   * Of the given outputs, those no running request claims and no other removal holds, each marked as being
+   * deleted by this removal (`token`) until endOutputDeletion (see OutputClaims in job-state).
+   */
+  beginOutputDeletion(token: string, keys: readonly string[]): Promise<string[]>;
+  endOutputDeletion(token: string, keys: readonly string[]): Promise<void>;
+  /** Drops what Redis keeps for a request (its output claims among it): a deleted request runs no more. */
+  forgetJobState(requestId: string): Promise<void>;
 }
 
 export interface RemovedRequest {
@@ -34,22 +41,32 @@ export interface Removal {
 
 /** Outputs removed from the store at once. */
 const REMOVALS_AT_ONCE = 8;
-/** Outputs decided on together: one claims check, one batch of removals. */
+/** Outputs decided on together: one claims check, one query, one batch of removals. */
 const OUTPUT_BATCH = 500;
 
+/**
+ * Removes the outputs, a few at once, and settles only when every removal has ended: the marks that keep
+ * requests away from them must stand until the last one is gone. The first failure is thrown then.
+ */
 async function removeAll(
   keys: readonly string[],
   removeOutput: (key: string) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { readonly error: unknown } | undefined;
   const lane = async () => {
-    while (next < keys.length) {
+    while (next < keys.length && !failure) {
       const key = keys[next] as string;
       next += 1;
-      await removeOutput(key);
+      try {
+        await removeOutput(key);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(REMOVALS_AT_ONCE, keys.length) }, lane));
+  if (failure) throw failure.error;
 }
 
 /**
@@ -57,30 +74,37 @@ async function removeAll(
  * its Idempotency-Keys, then the request with its products and results (`deleteRequest`, which a stop midway
  * leaves to the reconciler's sweep of incoming notes). Until the request document goes, a pass that stops
  * midway is done again whole by the next; removing an output twice is no error.
+ *
+ * The outputs are marked before anything is decided about them: from the mark on, no request starts to use
+ * one (it waits), so a request that records one has either claimed it before the mark (and the mark is
+ * refused) or recorded it before the check of other requests' results (and the check finds it).
  */
 async function removeRequest(
   removal: RequestRemoval,
   id: string,
-  deletedRequests: readonly string[],
+  pass: { readonly deleted: readonly string[]; readonly listedByOlder: ReadonlySet<string> },
 ): Promise<RemovedRequest> {
   const { db } = removal;
-  const outputs = await outputsOfRequest(db, id);
-  // Results of requests being deleted too do not keep an output: each would otherwise keep it for the other.
-  const listed = await outputsListedElsewhere(db, outputs, deletedRequests);
-  const candidates = [...outputs.keys()].filter((key) => !listed.has(key));
+  // It is finished: what it claimed while it ran protects nothing now (a failed request's claims linger).
+  await removal.forgetJobState(id);
+  const outputs = [...(await outputsOfRequest(db, id))];
+  const token = randomUUID();
   let outputsRemoved = 0;
-  for (let start = 0; start < candidates.length; start += OUTPUT_BATCH) {
-    const free = await removal.beginOutputDeletion(candidates.slice(start, start + OUTPUT_BATCH));
+  for (let start = 0; start < outputs.length; start += OUTPUT_BATCH) {
+    const marked = await removal.beginOutputDeletion(token, outputs.slice(start, start + OUTPUT_BATCH));
     try {
-      await removeAll(free, (key) => removal.removeOutput(key));
-      outputsRemoved += free.length;
+      // Results of requests being deleted too do not keep an output: each would otherwise keep it for the other.
+      const listed = await outputsListedElsewhere(db, marked, pass.deleted);
+      const unused = marked.filter((key) => !listed.has(key) && !pass.listedByOlder.has(key));
+      await removeAll(unused, (key) => removal.removeOutput(key));
+      outputsRemoved += unused.length;
     } finally {
-      await removal.endOutputDeletion(free);
+      await removal.endOutputDeletion(token, marked);
     }
   }
   await deleteIdempotencyClaimsOf(db, id);
   await deleteRequest(db, id);
-  return { id, outputsRemoved, outputsKept: outputs.size - outputsRemoved };
+  return { id, outputsRemoved, outputsKept: outputs.length - outputsRemoved };
 }
 
 /**
@@ -107,9 +131,11 @@ export async function removeDeletedRequests(
       : 0;
   const deleted = await findDeletedRequests(removal.db, options.limit);
   const removed: RemovedRequest[] = [];
+  if (deleted.length === 0) return { expired, removed };
+  const listedByOlder = await outputsListedByOlderResults(removal.db, deleted);
   for (const id of deleted) {
     if (Date.now() >= options.deadline) break;
-    removed.push(await removeRequest(removal, id, deleted));
+    removed.push(await removeRequest(removal, id, { deleted, listedByOlder }));
   }
   return { expired, removed };
 }

@@ -153,15 +153,20 @@ describe('image store meeting a bucket that cannot serve', () => {
       [429, 'TooManyRequests', 'storage_throttled'],
       [500, 'InternalError', 'storage_server_error'],
       [502, 'BadGateway', 'storage_server_error'],
-    ] as const)('answers %i %s → %s, an outage', async (status, code, fault) => {
-      answers.splice(0, answers.length, { status, code });
-      const store = createS3ImageStore({ ...settings, endpoint });
-      try {
-        expect(await faultOf(store.put(key, image))).toBe(fault);
-        expect(await faultOf(store.has(key))).toBe(fault);
-      } finally {
-        store.close();
-      }
-    });
+      [301, 'PermanentRedirect', 'storage_misconfigured'],
+      [400, 'AuthorizationHeaderMalformed', 'storage_misconfigured'],
+    ] as const)(
+      'answers %i %s → %s, an outage (the job waits; nothing is failed)',
+      async (status, code, fault) => {
+        answers.splice(0, answers.length, { status, code });
+        const store = createS3ImageStore({ ...settings, endpoint });
+        try {
+          expect(await faultOf(store.put(key, image))).toBe(fault);
+          expect(await faultOf(store.has(key))).toBe(fault);
+        } finally {
+          store.close();
+        }
+      },
+    );
   });
 });

@@ -12,6 +12,8 @@ export const STORAGE_FAULTS = {
   storage_credentials_refused: 'the storage refuses our credentials or access',
   storage_throttled: 'the storage asks us to slow down',
   storage_server_error: 'the storage answers with server errors',
+  storage_misconfigured:
+    'the storage refuses our requests as configured (its address, region, certificate or addressing style)',
   storage_output_deleting: 'the output is being deleted; it is made again once that is done',
   storage_low_space: 'free space on the storage is below STORAGE_MIN_FREE_BYTES',
 } as const;
@@ -110,6 +112,29 @@ const THROTTLED = new Set([
   'RequestLimitExceeded',
 ]);
 
+/** Answers that mean the settings do not fit the store (S3_REGION, S3_ENDPOINT, S3_FORCE_PATH_STYLE, S3_BUCKET). */
+const MISCONFIGURED = new Set([
+  'PermanentRedirect',
+  'TemporaryRedirect',
+  'Redirect',
+  'AuthorizationHeaderMalformed',
+  'IllegalLocationConstraintException',
+  'InvalidBucketName',
+]);
+
+/** TLS failures: the store's certificate is not one we trust for its name, or it does not speak TLS. */
+const TLS_CODES = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
 /**
  * The error an object store's client met, as a StorageUnavailable when it means the store cannot serve us now
  * (down or unreachable, refusing our credentials, throttling, failing, the bucket gone); other errors as they are.
@@ -143,11 +168,18 @@ function objectStoreFaultCode(error: unknown): StorageFaultCode | undefined {
   if (name === 'TimeoutError' || name === 'RequestTimeout') {
     return 'storage_unreachable';
   }
+  if (code && TLS_CODES.has(code)) return 'storage_misconfigured';
   if (name === 'NoSuchBucket') return 'storage_missing';
+  if (name && MISCONFIGURED.has(name)) return 'storage_misconfigured';
   if (name && REFUSED_CREDENTIALS.has(name)) return 'storage_credentials_refused';
   if (name && THROTTLED.has(name)) return 'storage_throttled';
   const status = $metadata?.httpStatusCode;
   if (status === 401 || status === 403) return 'storage_credentials_refused';
+  if (status === 301 || status === 307) return 'storage_misconfigured';
+  // A HEAD's 400 has no body to name it: the request as a whole was refused (a region the store does not take).
+  if (status === 400 && (name === undefined || ['BadRequest', 'Unknown', 'UnknownError'].includes(name))) {
+    return 'storage_misconfigured';
+  }
   if (status === 429 || status === 503) return 'storage_throttled';
   if (status !== undefined && status >= 500) return 'storage_server_error';
   const cause = (error as { cause?: unknown }).cause;
