@@ -107,6 +107,38 @@ describe('the API without a worker', () => {
     });
   });
 
+  it('tells the uploader how a file that needed a reading of its own was read, in the answer and in the status', async () => {
+    const csv = [
+      'Sr. No,Product,Image URLs,Output Image Urls,Errors',
+      '1.,Tote,https://img.example/1.jpg,https://old.example/images/x.jpg,',
+      '2.,Mug,https://img.example/2.jpg,,https://img.example/2.jpg: http_404 (the server answered 404)',
+    ].join('\n');
+    const upload = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(csv) });
+    expect(upload.status).toBe(202);
+    const body = (await upload.json()) as { request_id: string; warnings: unknown };
+    const warnings = [
+      {
+        line: 1,
+        message: expect.stringMatching(/^the result columns "Output Image Urls", "Errors" ignored/),
+      },
+      { line: 2, message: 'serial number "1." read as 1 (and 1 more written with a final dot)' },
+    ];
+    expect(body.warnings).toEqual(warnings);
+    const status = (await (await fetch(`${api.url}/api/status/${body.request_id}`)).json()) as {
+      warnings: unknown;
+    };
+    expect(status.warnings).toEqual(warnings);
+    expect(
+      await api.db.products.find({ request_id: body.request_id }).sort({ row: 1 }).toArray(),
+    ).toMatchObject([
+      { serial_number: 1, product_name: 'Tote', input_urls: ['https://img.example/1.jpg'] },
+      { serial_number: 2, product_name: 'Mug', input_urls: ['https://img.example/2.jpg'] },
+    ]);
+    // A file written as expected carries none.
+    const plain = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(VALID_CSV) });
+    expect(await plain.json()).not.toHaveProperty('warnings');
+  });
+
   it('deletes only a finished request, which is then gone for every route at once', async () => {
     const upload = await fetch(`${api.url}/api/upload`, { method: 'POST', body: csvForm(VALID_CSV) });
     const id = ((await upload.json()) as { request_id: string }).request_id;

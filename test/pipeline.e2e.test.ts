@@ -169,6 +169,51 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
     }
     expect(rows[4]?.[4]).toBe(`${photo('missing.jpg')}: http_404 (the server answered 404)`);
 
+    // The same result as JSON, asked for by the query or by Accept: the same products, URLs and errors.
+    for (const ask of [
+      fetch(`${service.apiUrl}/api/download/${accepted.request_id}?format=json`),
+      fetch(`${service.apiUrl}/api/download/${accepted.request_id}`, {
+        headers: { accept: 'application/json' },
+      }),
+    ]) {
+      const answer = await ask;
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
+      const result = (await answer.json()) as {
+        request_id: string;
+        status: string;
+        counts: Record<string, unknown>;
+        products: {
+          serial_number: number;
+          product_name: string;
+          images: { input_url: string; output_url: string | null; error: { code: string } | null }[];
+        }[];
+      };
+      expect(result).toMatchObject({
+        request_id: accepted.request_id,
+        status: 'completed',
+        counts: finished.counts,
+      });
+      expect(
+        result.products.map((product) => [
+          String(product.serial_number),
+          product.product_name,
+          product.images.map((image) => image.input_url).join(', '),
+          product.images.map((image) => image.output_url ?? '').join(', '),
+        ]),
+      ).toEqual(rows.slice(1).map((row) => row.slice(0, 4)));
+      expect(result.products[3]?.images[1]?.error).toEqual({
+        code: 'http_404',
+        message: 'the server answered 404',
+      });
+    }
+    const csvAgain = await fetch(`${service.apiUrl}/api/download/${accepted.request_id}?format=csv`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(csvAgain.headers.get('content-type')).toMatch(/^text\/csv/);
+    const badFormat = await fetch(`${service.apiUrl}/api/download/${accepted.request_id}?format=xml`);
+    expect(badFormat.status).toBe(400);
+
     const delivered = await pollUntil(async () => webhooks[0], {
       timeoutMs: 15_000,
       what: 'webhook received',

@@ -1,4 +1,5 @@
-import type { RequestDocument } from '@imgsvc/db';
+import { Readable } from 'node:stream';
+import type { ProductWithResult, RequestDocument } from '@imgsvc/db';
 import { completionPercentage, countsView, type RequestCounts, requestLinks } from '@imgsvc/domain';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -37,6 +38,47 @@ export function statusView(
         }
       : {}),
     ...(request.error_message ? { error_message: request.error_message } : {}),
+    ...(request.warnings && request.warnings.length > 0 ? { warnings: request.warnings } : {}),
     ...requestLinks(baseUrl, request._id),
   };
+}
+
+/** One product with its images: input URL, output URL and error, aligned, as the products page and JSON results show them. */
+export function productView({ product, result }: ProductWithResult) {
+  return {
+    row: product.row,
+    serial_number: product.serial_number,
+    product_name: product.product_name,
+    done: result !== null,
+    images: product.input_urls.map((url, index) => {
+      const error = result?.errors.find((failure) => failure.url === url);
+      return {
+        input_url: url,
+        output_url: result?.output_urls[index] ?? null,
+        error: error ? { code: error.code, message: error.message } : null,
+      };
+    }),
+  };
+}
+
+/**
+ * A finished request's results as one JSON document, streamed product by product (a large request is never
+ * held whole): the request's id, status and counts, then every product in CSV order as `productView` shows it.
+ */
+export function resultJsonStream(
+  request: RequestDocument,
+  products: AsyncIterable<ProductWithResult>,
+  baseUrl: string,
+): Readable {
+  const { request_id, status, finished_at, counts } = statusView(request, baseUrl);
+  async function* text() {
+    yield `{"request_id":${JSON.stringify(request_id)},"status":${JSON.stringify(status)},"finished_at":${JSON.stringify(finished_at ?? null)},"counts":${JSON.stringify(counts)},"products":[`;
+    let first = true;
+    for await (const entry of products) {
+      yield `${first ? '' : ','}\n${JSON.stringify(productView(entry))}`;
+      first = false;
+    }
+    yield '\n]}\n';
+  }
+  return Readable.from(text());
 }

@@ -29,12 +29,21 @@ export const requestDeleted = z
     example: { request_id: EXAMPLE_ID, deleted_at: '2026-11-26T10:00:00.000Z' },
   });
 
+/** How an accepted file was read where it needed a reading of its own. */
+const readingWarnings = z
+  .array(z.object({ line: z.number().int(), message: z.string() }))
+  .readonly()
+  .describe(
+    'Present when the file needed a reading of its own (a header of a result CSV, serial numbers written "1."…): each kind once, with the first line it was met on.',
+  );
+
 export const uploadAccepted = z
   .object({
     request_id: z.uuid(),
     status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
     status_url: z.url(),
     download_url: z.url(),
+    warnings: readingWarnings.optional(),
   })
   .meta({
     id: 'UploadAccepted',
@@ -82,6 +91,7 @@ export const requestStatus = z
     counts,
     webhook: webhookDelivery.optional(),
     error_message: z.string().optional(),
+    warnings: readingWarnings.optional(),
     status_url: z.string(),
     download_url: z.string(),
   })
@@ -148,6 +158,13 @@ const problem = z
       total_errors: 1,
     },
   });
+
+export const resultFormatQuery = z.object({
+  format: z
+    .enum(['csv', 'json'])
+    .optional()
+    .describe('`csv` (the default) or `json`; without it, `Accept: application/json` asks for JSON.'),
+});
 
 export const productsQuery = z.object({
   cursor: z

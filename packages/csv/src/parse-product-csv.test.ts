@@ -161,4 +161,72 @@ describe('parseProductCsv', () => {
     );
     expect((await refusal(latin1)).code).toBe('csv_not_utf8');
   });
+
+  it.each([
+    ['Sr. No,Product,Image URLs'],
+    ['Serial Number,Name,Image Urls'],
+    ['SerialNumber,ProductName,InputImageUrls'],
+    ['No.,Product Name,Images'],
+  ])('reads the header synonyms people write: %s', async (header) => {
+    const parsed = await parseText(`${header}\n1,Tote,https://a.example/1.jpg\n`);
+    expect(parsed.columns.map((column) => column.role)).toEqual([
+      'serial_number',
+      'product_name',
+      'input_image_urls',
+    ]);
+    expect(parsed.columns.map((column) => column.name)).toEqual(header.split(','));
+    expect(parsed.products[0]).toMatchObject({ serialNumber: 1, productName: 'Tote' });
+    expect(parsed.warnings).toEqual([]);
+  });
+
+  it('reads a result CSV uploaded again: its output and error columns are ignored, and it says so', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls,Output Image Urls,Errors',
+      '1,Tote,"https://a.example/1.jpg, https://a.example/2.jpg","https://img.example/images/a.jpg, ",https://a.example/2.jpg: http_404 (the server answered 404)',
+      '2,Mug,https://a.example/3.jpg,https://img.example/images/b.jpg,',
+    ].join('\r\n');
+    const parsed = await parseText(csv);
+    expect(parsed.columns.map((column) => column.name)).toEqual([
+      'S. No.',
+      'Product Name',
+      'Input Image Urls',
+    ]);
+    expect(parsed.products.map((product) => product.inputUrls)).toEqual([
+      ['https://a.example/1.jpg', 'https://a.example/2.jpg'],
+      ['https://a.example/3.jpg'],
+    ]);
+    expect(parsed.warnings).toEqual([
+      {
+        line: 1,
+        message: expect.stringMatching(/^the result columns "Output Image Urls", "Errors" ignored/),
+      },
+    ]);
+    // Without the Errors column too.
+    const withoutErrors = await parseText(
+      'Product Name,Input Image Urls,S. No.,Output Image Urls\nMug,https://a.example/3.jpg,2,\n',
+    );
+    expect(withoutErrors.products[0]).toMatchObject({ serialNumber: 2, productName: 'Mug' });
+    expect(withoutErrors.warnings[0]?.message).toMatch(/^the result column "Output Image Urls" ignored/);
+  });
+
+  it('reads serial numbers written "1." as spreadsheets write them, and says so once with the first line', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      '1.,Tote,https://a.example/1.jpg',
+      ' 2 ,Mug,https://a.example/2.jpg',
+      '3.,Cap,https://a.example/3.jpg',
+    ].join('\n');
+    const parsed = await parseText(csv);
+    expect(parsed.products.map((product) => product.serialNumber)).toEqual([1, 2, 3]);
+    expect(parsed.warnings).toEqual([
+      { line: 2, message: 'serial number "1." read as 1 (and 1 more written with a final dot)' },
+    ]);
+    // Still refused: what has no single reading.
+    for (const serial of ['1.5', '1..', '.1', '-1', 'one']) {
+      const error = await refusal(
+        `S. No.,Product Name,Input Image Urls\n${serial},Tote,https://a.example/1.jpg\n`,
+      );
+      expect(error.errors[0], serial).toMatchObject({ line: 2, column: 'S. No.' });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { ProductInput } from '@imgsvc/domain';
+import type { ProductInput, ReadingWarning } from '@imgsvc/domain';
 import { CsvError as CsvSyntaxError, parse } from 'csv-parse';
 import { type ColumnRole, type InputColumn, readHeader } from './header.js';
 import { InputInspector } from './input-checks.js';
@@ -16,6 +16,8 @@ export interface ParsedProductCsv {
   readonly products: readonly ProductRow[];
   readonly productCount: number;
   readonly imageCount: number;
+  /** What the file needed read in a way of its own (each kind once, with its first line). */
+  readonly warnings: readonly ReadingWarning[];
 }
 
 /**
@@ -172,7 +174,10 @@ export async function parseProductCsv(
 
   const schema = productRowSchema(limits.maxUrlsPerRow);
   let columns: readonly InputColumn[] | undefined;
-  let positions: Record<ColumnRole, number> | undefined;
+  let positions: Readonly<Record<ColumnRole, number>> | undefined;
+  let width = 0;
+  const warnings: ReadingWarning[] = [];
+  let dottedSerials: { line: number; written: string; count: number } | undefined;
   let products: ProductRow[] = [];
   let productCount = 0;
   const problems: RowProblem[] = [];
@@ -196,20 +201,24 @@ export async function parseProductCsv(
         const header = readHeader(record);
         if (!header.ok) throw new CsvError('csv_header', header.message);
         columns = header.columns;
-        positions = Object.fromEntries(columns.map((column, index) => [column.role, index])) as Record<
-          ColumnRole,
-          number
-        >;
+        positions = header.positions;
+        width = header.width;
+        if (header.ignored.length > 0) {
+          warnings.push({
+            line,
+            message: `the result column${header.ignored.length === 1 ? '' : 's'} ${header.ignored.map((name) => `"${name}"`).join(', ')} ignored: every image is processed again (outputs already stored are found, not made again)`,
+          });
+        }
         continue;
       }
       dataRows += 1;
       if (dataRows > limits.maxRows) {
         throw new CsvError('csv_too_many_rows', `the file has more than ${limits.maxRows} product rows`);
       }
-      if (record.length !== columns.length) {
+      if (record.length !== width) {
         report({
           line,
-          message: `expected ${columns.length} cells, found ${record.length} (quote cells that contain commas)`,
+          message: `expected ${width} cells, found ${record.length} (quote cells that contain commas)`,
         });
         continue;
       }
@@ -240,6 +249,11 @@ export async function parseProductCsv(
         seenSerials.set(serialNumber, line);
       }
       if (!checked.success) continue;
+      const writtenSerial = cells.serial_number.trim();
+      if (writtenSerial.endsWith('.')) {
+        if (dottedSerials) dottedSerials.count += 1;
+        else dottedSerials = { line, written: writtenSerial, count: 1 };
+      }
       const { product_name: productName, input_image_urls: inputUrls } = checked.data;
       if (totalProblems > 0) {
         products = []; // the file is refused anyway: keep only its problems
@@ -284,5 +298,13 @@ export async function parseProductCsv(
     );
   }
   if (productCount === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
-  return { columns, products, productCount, imageCount };
+  if (dottedSerials) {
+    const others = dottedSerials.count - 1;
+    warnings.push({
+      line: dottedSerials.line,
+      message: `serial number "${dottedSerials.written}" read as ${dottedSerials.written.slice(0, -1)}${others > 0 ? ` (and ${others} more written with a final dot)` : ''}`,
+    });
+  }
+  warnings.sort((a, b) => a.line - b.line);
+  return { columns, products, productCount, imageCount, warnings };
 }

@@ -10,8 +10,9 @@ export function productRowSchema(maxUrlsPerRow: number) {
     serial_number: z
       .string()
       .trim()
-      .regex(/^\d{1,15}$/, { error: (issue) => `"${String(issue.input)}" is not a positive whole number` })
-      .transform(Number)
+      // "1." as spreadsheets write whole numbers: read as 1 (the parser warns of it).
+      .regex(/^\d{1,15}\.?$/, { error: (issue) => `"${String(issue.input)}" is not a positive whole number` })
+      .transform((value) => Number(value.replace(/\.$/, '')))
       .pipe(z.number().int().min(1, { error: 'the serial number must be 1 or more' })),
     product_name: z
       .string()

@@ -2,6 +2,7 @@ import type {
   FailuresByCode,
   ImageFailure,
   InputColumn,
+  ReadingWarning,
   RequestCounts,
   RequestStatus,
   RequestTotals,
@@ -38,6 +39,8 @@ export interface RequestDocument {
   readonly counts: StoredCounts;
   readonly webhook: WebhookDelivery | null;
   readonly error_message: string | null;
+  /** How its file was read where it needed a reading of its own (absent when none did). */
+  readonly warnings?: readonly ReadingWarning[];
   /**
    * When its owner deleted it (DELETE /api/requests/{id}) or RETENTION_DAYS expired it: from then on it is gone
    * for every reader, and the worker's sweep removes it with its products and the outputs nobody else lists.

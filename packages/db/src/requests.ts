@@ -1,6 +1,7 @@
 import {
   type InputColumn,
   type ProductInput,
+  type ReadingWarning,
   type RequestCounts,
   UNFINISHED_STATUSES,
   ZERO_COUNTS,
@@ -16,6 +17,8 @@ export interface ReceivedRequest {
   readonly productCount: number;
   readonly imageCount: number;
   readonly webhookUrl: string | null;
+  /** How its file was read where it needed a reading of its own; none when it was written as expected. */
+  readonly warnings?: readonly ReadingWarning[];
 }
 
 export interface NewRequest extends Omit<ReceivedRequest, 'productCount'> {
@@ -84,6 +87,7 @@ export async function insertReceivedRequest(
         }
       : null,
     error_message: null,
+    ...(request.warnings && request.warnings.length > 0 ? { warnings: request.warnings } : {}),
   });
   await db.incoming.deleteOne({ _id: request.id });
 }

@@ -18,7 +18,7 @@ export {
   requestTimedOut,
 } from './image-failures.js';
 export { IMAGE_ROUTE_PREFIX, outputImageUrl, outputKeyOf, requestLinks } from './links.js';
-export type { ColumnRole, InputColumn, ProductInput } from './products.js';
+export type { ColumnRole, InputColumn, ProductInput, ReadingWarning } from './products.js';
 export {
   FINISHED_STATUSES,
   isFinished,

@@ -7,6 +7,12 @@ export interface InputColumn {
   readonly role: ColumnRole;
 }
 
+/** Something an accepted file needed read in a way of its own, said to its uploader: nothing is silently reinterpreted. */
+export interface ReadingWarning {
+  readonly line: number;
+  readonly message: string;
+}
+
 /** One product as uploaded. */
 export interface ProductInput {
   /** 1-based position among the data rows; the result keeps this order. */

@@ -12,7 +12,7 @@ import {
   insertReceivedRequest,
   releaseIdempotencyClaim,
 } from '@imgsvc/db';
-import type { InputColumn, ProductInput, RequestStatus } from '@imgsvc/domain';
+import type { InputColumn, ProductInput, ReadingWarning, RequestStatus } from '@imgsvc/domain';
 import { enqueueProcessImages, type Queues } from '@imgsvc/queue';
 
 /** A checked upload, ready to be stored: the CSV's products and what came with them. */
@@ -78,6 +78,8 @@ export interface UploadDetails {
   readonly productCount: number;
   readonly imageCount: number;
   readonly webhookUrl: string | null;
+  /** How the file was read where it needed a reading of its own, kept with the request and shown in its status. */
+  readonly warnings?: readonly ReadingWarning[];
 }
 
 /**
@@ -158,6 +160,7 @@ export async function openUpload(
           productCount: details.productCount,
           imageCount: details.imageCount,
           webhookUrl: details.webhookUrl,
+          ...(details.warnings ? { warnings: details.warnings } : {}),
         });
       } catch (error) {
         await takeBack();

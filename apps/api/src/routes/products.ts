@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { problems } from '../problems.js';
+import { productView } from '../request-view.js';
 import { problemResponses, productsPage, productsQuery, requestIdParams } from '../schemas.js';
 import { findOwnedRequest } from './owned-request.js';
 
@@ -36,20 +37,7 @@ export async function productRoutes(app: FastifyInstance, context: ApiContext): 
       const products = await productsByRows(context.db, found._id, rows);
       return reply.header('cache-control', 'no-store').send({
         request_id: found._id,
-        products: products.map(({ product, result }) => ({
-          row: product.row,
-          serial_number: product.serial_number,
-          product_name: product.product_name,
-          done: result !== null,
-          images: product.input_urls.map((url, index) => {
-            const error = result?.errors.find((failure) => failure.url === url);
-            return {
-              input_url: url,
-              output_url: result?.output_urls[index] ?? null,
-              error: error ? { code: error.code, message: error.message } : null,
-            };
-          }),
-        })),
+        products: products.map(productView),
         next_cursor: last < found.totals.products ? String(last) : null,
       });
     },

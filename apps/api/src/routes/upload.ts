@@ -81,6 +81,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
           productCount: form.csv.productCount,
           imageCount: form.csv.imageCount,
           webhookUrl: form.webhookUrl ?? context.config.webhook.defaultUrl ?? null,
+          warnings: form.csv.warnings,
         });
       } catch (error) {
         if (!(error instanceof UploadRefused)) throw error;
@@ -100,7 +101,12 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       return reply
         .code(202)
         .header('location', links.status_url)
-        .send({ request_id: accepted.requestId, status: accepted.status, ...links });
+        .send({
+          request_id: accepted.requestId,
+          status: accepted.status,
+          ...links,
+          ...(form.csv.warnings.length > 0 ? { warnings: form.csv.warnings } : {}),
+        });
     },
   );
 }
