@@ -229,4 +229,44 @@ describe('parseProductCsv', () => {
       expect(error.errors[0], serial).toMatchObject({ line: 2, column: 'S. No.' });
     }
   });
+
+  it('reads a list of URLs written without quotes in the last column, and says so once', async () => {
+    const csv = [
+      'SerialNumber,ProductName,InputImageUrls',
+      '1,SKU1,https://a.example/1.jpeg,https://a.example/2.jpg',
+      '2,SKU2,https://a.example/3.jpg',
+      '3,SKU3,https://a.example/4.jpg,https://a.example/5.jpg,https://a.example/6.jpg,',
+    ].join('\n');
+    const parsed = await parseText(csv);
+    expect(parsed.products.map((product) => product.inputUrls)).toEqual([
+      ['https://a.example/1.jpeg', 'https://a.example/2.jpg'],
+      ['https://a.example/3.jpg'],
+      ['https://a.example/4.jpg', 'https://a.example/5.jpg', 'https://a.example/6.jpg'],
+    ]);
+    expect(parsed.warnings).toEqual([
+      {
+        line: 2,
+        message:
+          'image URLs not quoted: the cells after the last column read as more URLs of the list (and on 1 more line)',
+      },
+    ]);
+  });
+
+  it('still refuses extra cells that have another reading, with their line', async () => {
+    for (const [csv, line] of [
+      // An unquoted name with a comma: the extra cell is not a URL.
+      ['S. No.,Product Name,Input Image Urls\n1,Shirt, red,https://a.example/1.jpg\n', 2],
+      // The URL column is not the last one.
+      ['Input Image Urls,S. No.,Product Name\nhttps://a.example/1.jpg,https://a.example/2.jpg,1,Tote\n', 2],
+      // A URL list followed by something that is not a URL.
+      ['S. No.,Product Name,Input Image Urls\n1,Tote,https://a.example/1.jpg,see notes\n', 2],
+    ] as const) {
+      const error = await refusal(csv);
+      expect(error.code, csv).toBe('csv_invalid_rows');
+      expect(error.errors[0], csv).toMatchObject({
+        line,
+        message: expect.stringMatching(/^expected 3 cells, found 4/),
+      });
+    }
+  });
 });

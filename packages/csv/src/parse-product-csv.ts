@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { ProductInput, ReadingWarning } from '@imgsvc/domain';
 import { CsvError as CsvSyntaxError, parse } from 'csv-parse';
 import { type ColumnRole, type InputColumn, readHeader } from './header.js';
+import { imageUrlSchema } from './image-urls.js';
 import { InputInspector } from './input-checks.js';
 import { productRowSchema } from './row-schema.js';
 
@@ -103,6 +104,24 @@ function firstLineOf(record: ParsedRecord): number {
   return record.info.lines - breaks;
 }
 
+/**
+ * The URL cell of a row whose URL list was written without quotes, when that is its one reading: the URL
+ * column is the last one, and every cell past it is an http(s) URL (or empty, as a trailing comma leaves);
+ * undefined otherwise. The cells are joined with commas, as the quoted cell would have been written.
+ */
+function joinUnquotedUrlList(
+  record: readonly string[],
+  width: number,
+  urlColumn: number,
+): string | undefined {
+  if (record.length <= width || urlColumn !== width - 1) return undefined;
+  const extra = record.slice(width);
+  const isUrl = (cell: string) => imageUrlSchema.safeParse(cell.trim()).success;
+  if (!extra.every((cell) => cell.trim() === '' || isUrl(cell))) return undefined;
+  if (!isUrl(record[urlColumn] ?? '')) return undefined;
+  return record.slice(urlColumn).join(',');
+}
+
 function delimiterHint(cells: readonly string[]): string | undefined {
   if (cells.length !== 1) return undefined;
   const only = cells[0] ?? '';
@@ -178,6 +197,7 @@ export async function parseProductCsv(
   let width = 0;
   const warnings: ReadingWarning[] = [];
   let dottedSerials: { line: number; written: string; count: number } | undefined;
+  let unquotedLists: { line: number; count: number } | undefined;
   let products: ProductRow[] = [];
   let productCount = 0;
   const problems: RowProblem[] = [];
@@ -214,6 +234,14 @@ export async function parseProductCsv(
       dataRows += 1;
       if (dataRows > limits.maxRows) {
         throw new CsvError('csv_too_many_rows', `the file has more than ${limits.maxRows} product rows`);
+      }
+      // A list of URLs written without quotes in the last column: its extra cells are more of its URLs, the one
+      // reading they have (a trailing comma adds an empty one).
+      const joined = joinUnquotedUrlList(record, width, positions.input_image_urls);
+      if (joined) {
+        record.splice(width - 1, record.length, joined);
+        if (unquotedLists) unquotedLists.count += 1;
+        else unquotedLists = { line, count: 1 };
       }
       if (record.length !== width) {
         report({
@@ -298,6 +326,13 @@ export async function parseProductCsv(
     );
   }
   if (productCount === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
+  if (unquotedLists) {
+    const others = unquotedLists.count - 1;
+    warnings.push({
+      line: unquotedLists.line,
+      message: `image URLs not quoted: the cells after the last column read as more URLs of the list${others > 0 ? ` (and on ${others} more line${others === 1 ? '' : 's'})` : ''}`,
+    });
+  }
   if (dottedSerials) {
     const others = dottedSerials.count - 1;
     warnings.push({
