@@ -85,7 +85,8 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
         name: 'Shirt, "red" XL',
         urls: [photo('side.jpg'), photo('detail.jpg'), photo('label.jpg')],
       },
-      { serial: 3, name: 'Desk Lamp', urls: [photo('box.jpg')] },
+      // A URL given twice in a cell gets its output twice.
+      { serial: 3, name: 'Desk Lamp', urls: [photo('box.jpg'), photo('box.jpg')] },
       { serial: 4, name: 'Mug', urls: [photo('front.jpg'), photo('missing.jpg')] },
     ];
     const csvText = [
@@ -126,8 +127,8 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
     expect(finished.counts).toEqual({
       products: 4,
       products_done: 4,
-      images: 8,
-      images_succeeded: 7,
+      images: 9,
+      images_succeeded: 8,
       images_failed: 1,
       failures_by_code: { http_404: 1 },
     });
@@ -168,6 +169,8 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
       }
     }
     expect(rows[4]?.[4]).toBe(`${photo('missing.jpg')}: http_404 (the server answered 404)`);
+    const [lampFirst, lampSecond] = rows[3]?.[3]?.split(', ') ?? [];
+    expect(lampFirst).toBe(lampSecond);
 
     // The same result as JSON, asked for by the query or by Accept: the same products, URLs and errors.
     for (const ask of [

@@ -54,20 +54,10 @@ export const imageUrlSchema = z
     { error: (issue) => `"${shorten(String(issue.input))}" carries credentials`, abort: true },
   );
 
-/** A URL repeated in one cell (however its host is cased or its path escaped) is kept once, first spelling. */
-function distinctUrls(urls: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const kept: string[] = [];
-  for (const url of urls) {
-    const key = parseUrl(url)?.href ?? url;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    kept.push(url);
-  }
-  return kept;
-}
-
-/** The URL cell: one or more image URLs, repeats dropped, at most `maxUrls`. */
+/**
+ * The URL cell: one or more image URLs, at most `maxUrls`, in the order written. A URL given twice is kept
+ * twice: each gets its output (the image is fetched and encoded once).
+ */
 export function imageUrlCellSchema(maxUrls: number) {
   return z
     .string()
@@ -76,7 +66,6 @@ export function imageUrlCellSchema(maxUrls: number) {
       z
         .array(imageUrlSchema)
         .min(1, { error: 'no image URL' })
-        .transform(distinctUrls)
         .pipe(
           z.array(z.string()).max(maxUrls, {
             error: (issue) =>

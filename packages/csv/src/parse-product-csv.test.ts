@@ -42,6 +42,7 @@ describe('parseProductCsv', () => {
         serialNumber: 1,
         productName: 'SKU1',
         inputUrls: ['https://a.example/1.jpg', 'https://a.example/2.jpg'],
+        inputCell: 'https://a.example/1.jpg, https://a.example/2.jpg',
       },
       {
         row: 2,
@@ -49,6 +50,7 @@ describe('parseProductCsv', () => {
         serialNumber: 2,
         productName: 'Shirt, "red" XL',
         inputUrls: ['https://a.example/3.jpg'],
+        inputCell: 'https://a.example/3.jpg',
       },
     ]);
     expect(parsed.imageCount).toBe(3);
@@ -76,14 +78,17 @@ describe('parseProductCsv', () => {
     expect(parsed.products[0]).toMatchObject({ serialNumber: 3, productName: 'Mug' });
   });
 
-  it('keeps image-CDN URLs that contain commas whole and drops a repeated URL', async () => {
+  it('keeps image-CDN URLs that contain commas whole, a repeated URL twice, and the cell as it was written', async () => {
     const cell =
       'https://cdn.example/w_300,h_200/a.jpg, https://cdn.example/b.jpg ,https://cdn.example/b.jpg';
     const parsed = await parseText(`S. No.,Product Name,Input Image Urls\n1,Tote,"${cell}"\n`);
     expect(parsed.products[0]?.inputUrls).toEqual([
       'https://cdn.example/w_300,h_200/a.jpg',
       'https://cdn.example/b.jpg',
+      'https://cdn.example/b.jpg',
     ]);
+    expect(parsed.products[0]?.inputCell).toBe(cell);
+    expect(parsed.imageCount).toBe(3);
   });
 
   it('lists every row problem with its line and column, and stores nothing', async () => {

@@ -288,7 +288,14 @@ export async function parseProductCsv(
         continue;
       }
       productCount += 1;
-      products.push({ row: productCount, line, serialNumber, productName, inputUrls });
+      products.push({
+        row: productCount,
+        line,
+        serialNumber,
+        productName,
+        inputUrls,
+        inputCell: cells.input_image_urls,
+      });
       imageCount += inputUrls.length;
       if (sink && products.length >= SINK_BATCH) {
         await sink(products);

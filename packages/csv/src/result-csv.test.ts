@@ -175,4 +175,30 @@ describe('resultCsvStream', () => {
     }
     await expect(text(resultCsvStream(columns, failing()))).rejects.toThrow('cursor lost');
   });
+
+  it('echoes the URL cell exactly as it was written, with one output per URL in order, a repeated URL twice', async () => {
+    const csv = await text(
+      resultCsvStream(
+        columns,
+        from([
+          {
+            serialNumber: 1,
+            productName: 'Tote',
+            inputUrls: ['https://a.example/1.jpg', 'https://a.example/2.jpg', 'https://a.example/1.jpg'],
+            inputCell: 'https://a.example/1.jpg ,https://a.example/2.jpg,https://a.example/1.jpg,',
+            outputUrls: ['https://s/x.jpg', null, 'https://s/x.jpg'],
+            errors: [{ url: 'https://a.example/2.jpg', message: 'http_404 (the server answered 404)' }],
+          },
+        ]),
+      ),
+    );
+    const rows = parseStrictly(csv);
+    expect(rows[1]).toEqual([
+      '1',
+      'Tote',
+      'https://a.example/1.jpg ,https://a.example/2.jpg,https://a.example/1.jpg,',
+      'https://s/x.jpg, , https://s/x.jpg',
+      'https://a.example/2.jpg: http_404 (the server answered 404)',
+    ]);
+  });
 });

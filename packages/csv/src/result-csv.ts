@@ -6,6 +6,8 @@ export interface ResultProduct {
   readonly serialNumber: number;
   readonly productName: string;
   readonly inputUrls: readonly string[];
+  /** The URL cell as the client wrote it, echoed as it is; without it, the URLs joined with ", ". */
+  readonly inputCell?: string;
   /** Aligned with inputUrls; null where that image failed or was not processed. */
   readonly outputUrls: readonly (string | null)[];
   readonly errors: readonly { readonly url: string; readonly message: string }[];
@@ -32,7 +34,7 @@ function resultRow(columns: readonly InputColumn[], product: ResultProduct): str
   const inputCells: Record<InputColumn['role'], string> = {
     serial_number: String(product.serialNumber),
     product_name: product.productName,
-    input_image_urls: product.inputUrls.join(URL_SEPARATOR),
+    input_image_urls: product.inputCell ?? product.inputUrls.join(URL_SEPARATOR),
   };
   const outputs = product.inputUrls.map((_, index) => product.outputUrls[index] ?? '').join(URL_SEPARATOR);
   const errors = product.errors.map((error) => `${error.url}: ${error.message}`).join(ERROR_SEPARATOR);

@@ -67,6 +67,8 @@ export interface ProductDocument {
   readonly serial_number: number;
   readonly product_name: string;
   readonly input_urls: readonly string[];
+  /** The URL cell as it was written, echoed in the result; absent from products stored before it was kept. */
+  readonly input_cell?: string;
 }
 
 /**

@@ -50,6 +50,7 @@ export async function insertIncomingProducts(
         serial_number: product.serialNumber,
         product_name: product.productName,
         input_urls: product.inputUrls,
+        ...(product.inputCell === undefined ? {} : { input_cell: product.inputCell }),
       }),
     );
     await db.products.insertMany(batch, { ordered: false });

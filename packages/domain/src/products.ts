@@ -20,4 +20,6 @@ export interface ProductInput {
   readonly serialNumber: number;
   readonly productName: string;
   readonly inputUrls: readonly string[];
+  /** The URL cell as it was written, echoed in the result (absent for products stored before it was kept). */
+  readonly inputCell?: string;
 }

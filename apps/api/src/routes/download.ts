@@ -14,6 +14,7 @@ async function* asResultProducts(entries: AsyncIterable<ProductWithResult>): Asy
       serialNumber: product.serial_number,
       productName: product.product_name,
       inputUrls: product.input_urls,
+      ...(product.input_cell === undefined ? {} : { inputCell: product.input_cell }),
       outputUrls: result?.output_urls ?? product.input_urls.map(() => null),
       errors: (result?.errors ?? []).map((error) => ({
         url: error.url,
