@@ -138,13 +138,18 @@ describe('keys that cannot be walked around', () => {
         basic('ac-bob-key'),
       ]);
     }
-    // Nor may anyone else delete it.
-    await expectRefusedEverywhere(api, 'DELETE', `/api/requests/${aliceRequest}`, [
-      {},
-      bearer('ac-bob-key'),
-      bearer('ac-operator-key'),
-      basic('ac-bob-key'),
-    ]);
+    // Nor may anyone else delete or retry it.
+    for (const [method, path] of [
+      ['DELETE', `/api/requests/${aliceRequest}`],
+      ['POST', `/api/requests/${aliceRequest}/retry`],
+    ] as const) {
+      await expectRefusedEverywhere(api, method, path, [
+        {},
+        bearer('ac-bob-key'),
+        bearer('ac-operator-key'),
+        basic('ac-bob-key'),
+      ]);
+    }
     const own = await fetch(`${api.url}/api/status/${aliceRequest}`, { headers: bearer('ac-alice-key') });
     expect(own.status).toBe(200);
     expect((await api.db.requests.findOne({ _id: aliceRequest }))?.deleted_at).toBeUndefined();
@@ -234,6 +239,7 @@ describe('keys that cannot be walked around', () => {
       '/api/download/:requestId',
       '/api/requests/:requestId',
       '/api/requests/:requestId/products',
+      '/api/requests/:requestId/retry',
       '/api/status/:requestId',
       '/api/status/:requestId/events',
       '/api/upload',

@@ -211,6 +211,7 @@ describe('headers, documentation, metrics and load shedding', () => {
       '/api/download/{requestId}',
       '/api/requests/{requestId}',
       '/api/requests/{requestId}/products',
+      '/api/requests/{requestId}/retry',
       '/api/status/{requestId}',
       '/api/status/{requestId}/events',
       '/api/upload',

@@ -21,6 +21,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { productRoutes } from './routes/products.js';
+import { retryRequestRoutes } from './routes/retry-request.js';
 import { statusRoutes } from './routes/status.js';
 import { uploadRoutes } from './routes/upload.js';
 
@@ -95,6 +96,7 @@ export async function buildApp(
     await routes.register(async (scope) => downloadRoutes(scope, context));
     await routes.register(async (scope) => productRoutes(scope, context));
     await routes.register(async (scope) => deleteRequestRoutes(scope, context));
+    await routes.register(async (scope) => retryRequestRoutes(scope, context));
     await routes.register(async (scope) => imageRoutes(scope, context));
     await routes.register(async (scope) => healthRoutes(scope, context));
   });

@@ -10,7 +10,12 @@ const CASES: { [Name in keyof Factories]: Parameters<Factories[Name]>[] } = {
   notFound: [[{ method: 'GET', url: '/nowhere' }]],
   requestNotFound: [[{ id: '5f408e93-f5fd-410e-b593-4b0e21c39b0a' }]],
   imageNotFound: [[{ key: 'abc.jpg' }]],
-  notFinished: [[{ status: 'in_progress', completionPercentage: 40 }]],
+  notFinished: [
+    [{ status: 'in_progress', completionPercentage: 40 }],
+    [{ status: 'pending', completionPercentage: 0, wanted: 'it can be deleted' }],
+  ],
+  nothingToRetry: [[{ id: 'r1' }]],
+  alreadyRetried: [[{ id: 'r1', retriedBy: 'r2' }]],
   invalidCursor: [[]],
   unauthorized: [
     [{ credential: 'api_key' }],

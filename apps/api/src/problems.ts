@@ -153,6 +153,25 @@ export const problems = {
       headers: retryAfter(5),
     }),
 
+  /** A retry of a request whose every image succeeded. */
+  nothingToRetry: ({ id }: { id: string }) =>
+    new HttpProblem({
+      status: 409,
+      code: 'nothing_to_retry',
+      title: 'Nothing to retry',
+      detail: `every image of request ${id} succeeded`,
+    }),
+
+  /** A request is retried once; its retry may be retried in turn. */
+  alreadyRetried: ({ id, retriedBy }: { id: string; retriedBy: string }) =>
+    new HttpProblem({
+      status: 409,
+      code: 'already_retried',
+      title: 'Already retried',
+      detail: `request ${id} was retried by request ${retriedBy}; retry that one to try its failed images again`,
+      extensions: { retried_by: retriedBy },
+    }),
+
   invalidCursor: () =>
     new HttpProblem({
       status: 400,

@@ -39,6 +39,8 @@ export function statusView(
       : {}),
     ...(request.error_message ? { error_message: request.error_message } : {}),
     ...(request.warnings && request.warnings.length > 0 ? { warnings: request.warnings } : {}),
+    ...(request.retry_of ? { retry_of: request.retry_of } : {}),
+    ...(request.retried_by ? { retried_by: request.retried_by } : {}),
     ...requestLinks(baseUrl, request._id),
   };
 }

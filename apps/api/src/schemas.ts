@@ -17,6 +17,40 @@ export const requestIdParams = z.object({
     .meta({ example: EXAMPLE_ID }),
 });
 
+export const retryBody = z
+  .object({
+    webhook_url: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe("Where to send the retry's callback; the original request's webhook when left out."),
+  })
+  .strict()
+  .nullish();
+
+export const retryAccepted = z
+  .object({
+    request_id: z.uuid(),
+    status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
+    status_url: z.url(),
+    download_url: z.url(),
+    retry_of: z.uuid(),
+    products: z.number().int().describe('Products with a failed image, each with only its failed URLs.'),
+    images: z.number().int(),
+  })
+  .meta({
+    id: 'RetryAccepted',
+    example: {
+      request_id: '0b7f5a52-1a4c-4a47-9a57-2f2f7b1e8c11',
+      status: 'pending',
+      status_url: `${BASE}/api/status/0b7f5a52-1a4c-4a47-9a57-2f2f7b1e8c11`,
+      download_url: `${BASE}/api/download/0b7f5a52-1a4c-4a47-9a57-2f2f7b1e8c11`,
+      retry_of: EXAMPLE_ID,
+      products: 1,
+      images: 1,
+    },
+  });
+
 export const requestDeleted = z
   .object({
     request_id: z.uuid(),
@@ -92,6 +126,8 @@ export const requestStatus = z
     webhook: webhookDelivery.optional(),
     error_message: z.string().optional(),
     warnings: readingWarnings.optional(),
+    retry_of: z.uuid().optional().describe('The request whose failed images this one retries.'),
+    retried_by: z.uuid().optional().describe("The request that retries this one's failed images."),
     status_url: z.string(),
     download_url: z.string(),
   })

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { CsvError, type ParsedProductCsv, type ProductSink, parseProductCsv } from '@imgsvc/csv';
-import { type AddressPolicy, checkUrlTarget } from '@imgsvc/fetching';
+import type { AddressPolicy } from '@imgsvc/fetching';
 import type { FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { type HttpProblem, problems } from './problems.js';
+import { checkWebhookUrl } from './webhook-url.js';
 
 const FORM_FIELDS = new Set(['file', 'webhook_url']);
-const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 export interface UploadForm {
   readonly csv: ParsedProductCsv;
@@ -33,33 +33,6 @@ function csvProblem(error: CsvError): HttpProblem {
     case 'csv_malformed':
       return problems.csvMalformed({ detail });
   }
-}
-
-/**
- * A webhook URL must be absolute http(s). One whose host is written as an address the fetch guard refuses is
- * refused now rather than failing at delivery; host names are checked when delivering.
- */
-function checkWebhookUrl(value: string, addressPolicy: AddressPolicy): string {
-  const text = value.trim();
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
-  if (
-    !url ||
-    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
-    text.length > MAX_WEBHOOK_URL_LENGTH
-  ) {
-    throw problems.invalidWebhookUrl({ maxLength: MAX_WEBHOOK_URL_LENGTH });
-  }
-  try {
-    checkUrlTarget(url, addressPolicy);
-  } catch (error) {
-    throw problems.invalidWebhookUrl({ refusal: (error as Error).message });
-  }
-  return url.href;
 }
 
 async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>) {

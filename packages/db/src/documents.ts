@@ -39,6 +39,10 @@ export interface RequestDocument {
   readonly counts: StoredCounts;
   readonly webhook: WebhookDelivery | null;
   readonly error_message: string | null;
+  /** The request this one retries the failed images of (POST /api/requests/{id}/retry). */
+  readonly retry_of?: string;
+  /** The request made to retry this one's failed images. */
+  readonly retried_by?: string;
   /** How its file was read where it needed a reading of its own (absent when none did). */
   readonly warnings?: readonly ReadingWarning[];
   /**

@@ -12,6 +12,7 @@ export {
   releaseIdempotencyClaim,
 } from './idempotency.js';
 export {
+  failedProducts,
   findProductResult,
   type ProductWithResult,
   productInputsFrom,
@@ -32,6 +33,7 @@ export {
 } from './removal.js';
 export {
   beginIncomingRequest,
+  claimRetry,
   deleteRequest,
   findRequest,
   findUnfinishedRequests,
@@ -42,6 +44,7 @@ export {
   markRequestFailed,
   markRequestInProgress,
   type ReceivedRequest,
+  releaseRetry,
   sweepAbandonedIncoming,
   updateWebhookDelivery,
 } from './requests.js';

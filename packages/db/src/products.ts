@@ -2,6 +2,7 @@ import {
   addCounts,
   type ImageFailure,
   outputKeyOf,
+  type ProductInput,
   productGaveUp,
   type RequestCounts,
   ZERO_COUNTS,
@@ -176,4 +177,25 @@ export async function tallyProducts(
     recorded.add(row);
   }
   return { ...counts, products_done: recorded.size };
+}
+
+/**
+ * The products of a finished request whose images did not all succeed, each with only the URLs that failed
+ * (in order, a repeated one repeated), renumbered from 1: what a retry of the request processes. A product
+ * without a result (its job gave up) failed as a whole.
+ */
+export async function failedProducts(db: Database, requestId: string): Promise<ProductInput[]> {
+  const failed: ProductInput[] = [];
+  for await (const { product, result } of productsInOrder(db, requestId)) {
+    const urls = product.input_urls.filter((_, index) => !result || result.output_urls[index] === null);
+    if (urls.length === 0) continue;
+    failed.push({
+      row: failed.length + 1,
+      serialNumber: product.serial_number,
+      productName: product.product_name,
+      inputUrls: urls,
+      inputCell: urls.join(', '),
+    });
+  }
+  return failed;
 }

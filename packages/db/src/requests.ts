@@ -19,6 +19,8 @@ export interface ReceivedRequest {
   readonly webhookUrl: string | null;
   /** How its file was read where it needed a reading of its own; none when it was written as expected. */
   readonly warnings?: readonly ReadingWarning[];
+  /** The request whose failed images this one retries. */
+  readonly retryOf?: string;
 }
 
 export interface NewRequest extends Omit<ReceivedRequest, 'productCount'> {
@@ -89,6 +91,7 @@ export async function insertReceivedRequest(
       : null,
     error_message: null,
     ...(request.warnings && request.warnings.length > 0 ? { warnings: request.warnings } : {}),
+    ...(request.retryOf ? { retry_of: request.retryOf } : {}),
   });
   await db.incoming.deleteOne({ _id: request.id });
 }
@@ -249,4 +252,21 @@ export async function updateWebhookDelivery(
   const fields: Record<string, unknown> = { updated_at: now };
   for (const [key, value] of Object.entries(delivery)) fields[`webhook.${key}`] = value;
   await db.requests.updateOne({ _id: id, webhook: { $ne: null } }, { $set: fields });
+}
+
+/**
+ * Notes that `retryId` retries the request's failed images, once: false when another retry was noted first
+ * (its id is then in `retried_by`).
+ */
+export async function claimRetry(db: Database, id: string, retryId: string): Promise<boolean> {
+  const claimed = await db.requests.updateOne(
+    { _id: id, retried_by: { $exists: false } },
+    { $set: { retried_by: retryId } },
+  );
+  return claimed.modifiedCount === 1;
+}
+
+/** Withdraws a retry that could not be stored, so that the request may be retried again. */
+export async function releaseRetry(db: Database, id: string, retryId: string): Promise<void> {
+  await db.requests.updateOne({ _id: id, retried_by: retryId }, { $unset: { retried_by: '' } });
 }

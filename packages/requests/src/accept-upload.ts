@@ -27,6 +27,10 @@ export interface Upload {
   readonly products: readonly ProductInput[];
   readonly imageCount: number;
   readonly webhookUrl: string | null;
+  /** The id the request will have (a retry names it before storing); a new one otherwise. */
+  readonly requestId?: string;
+  /** The request whose failed images this one retries. */
+  readonly retryOf?: string;
 }
 
 export interface AcceptedUpload {
@@ -80,6 +84,8 @@ export interface UploadDetails {
   readonly webhookUrl: string | null;
   /** How the file was read where it needed a reading of its own, kept with the request and shown in its status. */
   readonly warnings?: readonly ReadingWarning[];
+  /** The request whose failed images this one retries. */
+  readonly retryOf?: string;
 }
 
 /**
@@ -104,7 +110,12 @@ export interface UploadIntake {
  */
 export async function openUpload(
   connections: { readonly db: Database; readonly queues: Queues },
-  caller: { readonly owner: string | null; readonly idempotencyScope?: string | undefined },
+  caller: {
+    readonly owner: string | null;
+    readonly idempotencyScope?: string | undefined;
+    /** The id the request will have; a new one unless given (a retry names it before storing). */
+    readonly requestId?: string;
+  },
 ): Promise<UploadIntake> {
   const { db, queues } = connections;
   const scope = caller.idempotencyScope;
@@ -130,7 +141,7 @@ export async function openUpload(
     });
   }
 
-  const requestId = randomUUID();
+  const requestId = caller.requestId ?? randomUUID();
   let begun = false;
   // The request document goes at once (nothing of the upload is visible after). Its products go too, but the
   // answer waits for them only TAKE_BACK_WAIT_MS (a large file's take long on some servers); the rest goes on
@@ -161,6 +172,7 @@ export async function openUpload(
           imageCount: details.imageCount,
           webhookUrl: details.webhookUrl,
           ...(details.warnings ? { warnings: details.warnings } : {}),
+          ...(details.retryOf ? { retryOf: details.retryOf } : {}),
         });
       } catch (error) {
         await takeBack();

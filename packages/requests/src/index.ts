@@ -22,3 +22,4 @@ export {
   type RequestRemoval,
   removeDeletedRequests,
 } from './remove-requests.js';
+export { type RetryOutcome, retryRequest } from './retry-request.js';
