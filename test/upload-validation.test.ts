@@ -495,11 +495,14 @@ describe('uploads that are accepted', () => {
     const cell =
       ' https://img.example/1.jpg ,https://cdn.example/w_300,h_200/2.jpg,  HTTPS://IMG.example/1.jpg, ';
     const { request, products } = await accepted(csv(`1,Tote,"${cell}"`));
+    // A URL given twice is kept twice (it gets its output twice), and the cell is kept as written for the result.
     expect(products[0]?.input_urls).toEqual([
       'https://img.example/1.jpg',
       'https://cdn.example/w_300,h_200/2.jpg',
+      'HTTPS://IMG.example/1.jpg',
     ]);
-    expect(request?.totals).toEqual({ products: 1, images: 2 });
+    expect(products[0]?.input_cell).toBe(cell);
+    expect(request?.totals).toEqual({ products: 1, images: 3 });
   });
 
   it('with names holding commas, quotes, line breaks and formula characters, kept as written', async () => {

@@ -1,11 +1,22 @@
 import { Readable } from 'node:stream';
 import type { ProductWithResult, RequestDocument } from '@imgsvc/db';
-import { completionPercentage, countsView, type RequestCounts, requestLinks } from '@imgsvc/domain';
+import {
+  completionPercentage,
+  countsView,
+  type RequestCounts,
+  type RequestStatus,
+  requestLinks,
+} from '@imgsvc/domain';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function isRequestId(value: string): boolean {
   return UUID_V4.test(value);
+}
+
+/** The 202 answer of a request just accepted (an upload, a retry): where to follow it. */
+export function acceptedView(requestId: string, status: RequestStatus, baseUrl: string) {
+  return { request_id: requestId, status, ...requestLinks(baseUrl, requestId) };
 }
 
 /** The status a client polls: progress, counts and webhook delivery, in snake_case. */

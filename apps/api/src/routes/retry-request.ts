@@ -1,10 +1,10 @@
-import { requestLinks } from '@imgsvc/domain';
 import { createAddressPolicy } from '@imgsvc/fetching';
 import { retryRequest } from '@imgsvc/requests';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { problems } from '../problems.js';
+import { acceptedView } from '../request-view.js';
 import { problemResponses, requestIdParams, retryAccepted, retryBody } from '../schemas.js';
 import { checkWebhookUrl } from '../webhook-url.js';
 import { findOwnedFinishedRequest, findOwnedRequest } from './owned-request.js';
@@ -60,18 +60,11 @@ export async function retryRequestRoutes(app: FastifyInstance, context: ApiConte
         },
         'retry accepted',
       );
-      const links = requestLinks(context.config.publicBaseUrl, accepted.requestId);
+      const answer = acceptedView(accepted.requestId, accepted.status, context.config.publicBaseUrl);
       return reply
         .code(202)
-        .header('location', links.status_url)
-        .send({
-          request_id: accepted.requestId,
-          status: accepted.status,
-          ...links,
-          retry_of: original._id,
-          products: outcome.products,
-          images: outcome.images,
-        });
+        .header('location', answer.status_url)
+        .send({ ...answer, retry_of: original._id, products: outcome.products, images: outcome.images });
     },
   );
 }

@@ -1,4 +1,3 @@
-import { requestLinks } from '@imgsvc/domain';
 import { createAddressPolicy } from '@imgsvc/fetching';
 import { type AcceptedUpload, openUpload, UploadRefused } from '@imgsvc/requests';
 import type { FastifyInstance } from 'fastify';
@@ -6,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { idempotencyScopeOf } from '../idempotency.js';
 import { type HttpProblem, problems } from '../problems.js';
+import { acceptedView } from '../request-view.js';
 import { problemResponses, uploadAccepted } from '../schemas.js';
 import { readUploadForm, type UploadForm } from '../upload-form.js';
 import { UploadSlots } from '../upload-slots.js';
@@ -96,17 +96,12 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
           'request accepted',
         );
       }
-      const links = requestLinks(context.config.publicBaseUrl, accepted.requestId);
+      const answer = acceptedView(accepted.requestId, accepted.status, context.config.publicBaseUrl);
       if (accepted.replayed) reply.header('idempotent-replayed', 'true');
       return reply
         .code(202)
-        .header('location', links.status_url)
-        .send({
-          request_id: accepted.requestId,
-          status: accepted.status,
-          ...links,
-          ...(form.csv.warnings.length > 0 ? { warnings: form.csv.warnings } : {}),
-        });
+        .header('location', answer.status_url)
+        .send({ ...answer, ...(form.csv.warnings.length > 0 ? { warnings: form.csv.warnings } : {}) });
     },
   );
 }
