@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { CsvError, imageUrlSchema, parseProductCsv } from '@imgsvc/csv';
+import { text } from 'node:stream/consumers';
+import { CsvError, imageUrlSchema, parseProductCsv, resultCsvStream } from '@imgsvc/csv';
 import { describe, expect, it } from 'vitest';
 import { mutatedCsv, seededRandom } from './support/csv-mutations.js';
 
@@ -54,5 +55,53 @@ describe('parseProductCsv under 5,000 mutated inputs', () => {
     ]) {
       expect(outcomes[code], code).toBeGreaterThan(0);
     }
+  });
+
+  it('round-trips everything it accepts through the result CSV: the same products, URLs and cells', async () => {
+    const next = seededRandom(20261126);
+    let checked = 0;
+    for (let iteration = 0; iteration < 3000; iteration += 1) {
+      const bytes = mutatedCsv(next);
+      let parsed: Awaited<ReturnType<typeof parseProductCsv>>;
+      try {
+        parsed = await parseProductCsv(Readable.from([bytes]), limits);
+      } catch (error) {
+        if (error instanceof CsvError) continue;
+        throw error;
+      }
+      const result = await text(
+        resultCsvStream(
+          parsed.columns,
+          Readable.from(
+            parsed.products.map((product) => ({
+              serialNumber: product.serialNumber,
+              productName: product.productName,
+              inputUrls: product.inputUrls,
+              ...(product.inputCell === undefined ? {} : { inputCell: product.inputCell }),
+              outputUrls: product.inputUrls.map(() => null),
+              errors: [],
+            })),
+          ),
+        ),
+      );
+      const again = await parseProductCsv(Readable.from([Buffer.from(result)]), limits).catch(
+        (error: unknown) => {
+          throw new Error(
+            `iteration ${iteration}: the result of an accepted file was refused (${String(error)}): ${JSON.stringify(result.slice(0, 300))}`,
+          );
+        },
+      );
+      const essence = (products: typeof parsed.products) =>
+        products.map(({ serialNumber, productName, inputUrls, inputCell }) => ({
+          serialNumber,
+          productName,
+          inputUrls,
+          inputCell,
+        }));
+      expect(essence(again.products), `iteration ${iteration}`).toEqual(essence(parsed.products));
+      expect(again.columns).toEqual(parsed.columns);
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(50);
   });
 });

@@ -274,4 +274,22 @@ describe('parseProductCsv', () => {
       });
     }
   });
+
+  it('reads the apostrophe a result file puts before a formula as the protection it is, and says so', async () => {
+    const csv = [
+      'S. No.,Product Name,Input Image Urls',
+      "1,'=SUM(A1),https://a.example/1.jpg",
+      "2,'-5% off,https://a.example/2.jpg",
+      "3,'quoted' name,https://a.example/3.jpg",
+    ].join('\n');
+    const parsed = await parseText(csv);
+    expect(parsed.products.map((product) => product.productName)).toEqual([
+      '=SUM(A1)',
+      '-5% off',
+      "'quoted' name",
+    ]);
+    expect(parsed.warnings).toEqual([
+      { line: 2, message: expect.stringMatching(/^a leading apostrophe before =/) },
+    ]);
+  });
 });

@@ -122,6 +122,16 @@ function joinUnquotedUrlList(
   return record.slice(urlColumn).join(',');
 }
 
+/**
+ * The apostrophe result files put before a cell a spreadsheet would run as a formula (see neutraliseFormula),
+ * and spreadsheets use to mark text: not part of the value.
+ */
+const FORMULA_PROTECTION = /^'[=+\-@\t\r]/;
+
+function unprotected(cell: string): string {
+  return FORMULA_PROTECTION.test(cell) ? cell.slice(1) : cell;
+}
+
 function delimiterHint(cells: readonly string[]): string | undefined {
   if (cells.length !== 1) return undefined;
   const only = cells[0] ?? '';
@@ -198,6 +208,7 @@ export async function parseProductCsv(
   const warnings: ReadingWarning[] = [];
   let dottedSerials: { line: number; written: string; count: number } | undefined;
   let unquotedLists: { line: number; count: number } | undefined;
+  let protectedCells: { line: number } | undefined;
   let products: ProductRow[] = [];
   let productCount = 0;
   const problems: RowProblem[] = [];
@@ -251,10 +262,18 @@ export async function parseProductCsv(
         continue;
       }
       const cells = {
-        serial_number: record[positions.serial_number] ?? '',
-        product_name: record[positions.product_name] ?? '',
-        input_image_urls: record[positions.input_image_urls] ?? '',
+        serial_number: unprotected(record[positions.serial_number] ?? ''),
+        product_name: unprotected(record[positions.product_name] ?? ''),
+        input_image_urls: unprotected(record[positions.input_image_urls] ?? ''),
       };
+      if (
+        !protectedCells &&
+        [positions.serial_number, positions.product_name, positions.input_image_urls].some((position) =>
+          FORMULA_PROTECTION.test(record[position] ?? ''),
+        )
+      ) {
+        protectedCells = { line };
+      }
       const checked = schema.safeParse(cells);
       const issues = checked.success ? [] : checked.error.issues;
       for (const issue of issues) {
@@ -333,6 +352,13 @@ export async function parseProductCsv(
     );
   }
   if (productCount === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
+  if (protectedCells) {
+    warnings.push({
+      line: protectedCells.line,
+      message:
+        'a leading apostrophe before =, +, -, @ or a tab read as the protection result files and spreadsheets add, and left out',
+    });
+  }
   if (unquotedLists) {
     const others = unquotedLists.count - 1;
     warnings.push({
