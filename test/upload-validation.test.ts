@@ -211,19 +211,6 @@ const refusals: Refusal[] = [
     detail: /never closed/,
   },
   {
-    name: 'a quote inside an unquoted cell',
-    request: () => upload(csv('1,Tote "XL",https://img.example/1.jpg')),
-    status: 422,
-    code: 'csv_malformed',
-    detail: /line 2/,
-  },
-  {
-    name: 'text after a closing quote',
-    request: () => upload(csv('1,"Tote"XL,https://img.example/1.jpg')),
-    status: 422,
-    code: 'csv_malformed',
-  },
-  {
     name: 'one enormous row',
     request: () => upload(csv(`1,"${'x'.repeat(200 * 1024)}`)),
     status: 422,
@@ -467,6 +454,34 @@ describe('uploads that are accepted', () => {
     const products = await api.db.products.find({ request_id: id }).sort({ row: 1 }).toArray();
     return { request, products };
   }
+
+  it('with stray quotes, read as spreadsheets and Python read them, each said as a warning', async () => {
+    const response = await fetch(
+      `${api.url}/api/upload`,
+      upload(
+        csv(
+          '1,Tote "XL",https://img.example/1.jpg',
+          '2,"Mug"XL,https://img.example/2.jpg',
+          '3.,"SK"U"3","https://img.example/3.jpg"',
+        ),
+      ),
+    );
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as {
+      request_id: string;
+      warnings: { line: number; message: string }[];
+    };
+    expect(body.warnings).toEqual([
+      {
+        line: 2,
+        message: expect.stringMatching(/^a quote inside a cell not quoted as a whole read as a character/),
+      },
+      { line: 3, message: expect.stringMatching(/^text after a cell's closing quote kept/) },
+      { line: 4, message: expect.stringMatching(/^serial number "3\." read as 3/) },
+    ]);
+    const products = await api.db.products.find({ request_id: body.request_id }).sort({ row: 1 }).toArray();
+    expect(products.map((product) => product.product_name)).toEqual(['Tote "XL"', 'MugXL', 'SKU"3"']);
+  });
 
   it('with a BOM, CRLF line ends and blank lines', async () => {
     const { products } = await accepted(

@@ -1,6 +1,6 @@
-import type { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { ProductInput, ReadingWarning } from '@imgsvc/domain';
-import { CsvError as CsvSyntaxError, parse } from 'csv-parse';
+import { type CsvRecord, CsvRecordError, CsvRecordReader } from './csv-records.js';
 import { type ColumnRole, type InputColumn, readHeader } from './header.js';
 import { imageUrlSchema } from './image-urls.js';
 import { InputInspector } from './input-checks.js';
@@ -67,42 +67,7 @@ export class CsvError extends Error {
 
 const MAX_REPORTED_ERRORS = 100;
 /** A record longer than this is refused: no row of valid input comes near it, an unclosed quote does. */
-const MAX_RECORD_BYTES = 128 * 1024;
-
-interface CsvParseError extends Error {
-  code?: string;
-  lines?: number;
-}
-
-interface ParsedRecord {
-  readonly record: string[];
-  readonly info: { readonly lines: number };
-}
-
-function drainedOrClosed(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.once('drain', done);
-    stream.once('close', done);
-  });
-}
-
-/**
- * Where a record starts: csv-parse reports the line it ends on, and a quoted cell may span lines. The line
- * breaks inside a record are those inside its quoted cells, kept in the cells as they were written, so they
- * are counted there rather than in a copy of the record's text.
- */
-function firstLineOf(record: ParsedRecord): number {
-  let breaks = 0;
-  for (const cell of record.record) {
-    for (let index = cell.indexOf('\n'); index !== -1; index = cell.indexOf('\n', index + 1)) breaks += 1;
-  }
-  return record.info.lines - breaks;
-}
+const MAX_RECORD_LENGTH = 128 * 1024;
 
 /**
  * The URL cell of a row whose URL list was written without quotes, when that is its one reading: the URL
@@ -141,23 +106,6 @@ function delimiterHint(cells: readonly string[]): string | undefined {
   return `the columns seem to be separated by ${name}; separate them with commas`;
 }
 
-function describeParseError(error: CsvParseError): string {
-  switch (error.code) {
-    case 'CSV_QUOTE_NOT_CLOSED':
-      return 'a quoted cell is never closed';
-    case 'INVALID_OPENING_QUOTE':
-      return 'a quote appears inside a cell that is not quoted as a whole (quote the cell and write "" for a quote)';
-    case 'CSV_INVALID_CLOSING_QUOTE':
-      return 'a quote appears inside a cell that is not quoted as a whole (write "" for a quote)';
-    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return 'text follows the closing quote of a cell';
-    case 'CSV_MAX_RECORD_SIZE':
-      return `a row longer than ${MAX_RECORD_BYTES / 1024} KiB (an unclosed quote?)`;
-    default:
-      return 'the text cannot be read as CSV';
-  }
-}
-
 /**
  * Reads a product CSV from a byte stream and checks every row with the row schema. Resolves with all products
  * (or, given a sink, with their count, the products having gone to the sink as they were read) only when the
@@ -170,36 +118,34 @@ export async function parseProductCsv(
   limits: CsvLimits,
   sink?: ProductSink,
 ): Promise<ParsedProductCsv> {
-  const parser = parse({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    info: true,
-    max_record_size: MAX_RECORD_BYTES,
-  });
   const inspector = new InputInspector();
-  const feeding = (async () => {
+  const chunks = input[Symbol.asyncIterator]();
+  /** The rest of the input, read to its end and dropped: whatever carries it (a multipart upload) ends cleanly. */
+  const drain = async () => {
     try {
-      for await (const chunk of input) {
-        if (parser.destroyed) continue;
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        const problem = inspector.inspect(bytes);
-        if (problem) {
-          parser.destroy(new CsvError(problem.code, problem.message));
-          continue;
-        }
-        if (!parser.write(bytes)) await drainedOrClosed(parser);
+      while (!(await chunks.next()).done) {
+        // dropped
       }
-      if (!parser.destroyed) {
-        const problem = inspector.finish();
-        if (problem) parser.destroy(new CsvError(problem.code, problem.message));
-        else parser.end();
-      }
-    } catch (error) {
-      // The input itself failed: too large, or the client went away.
-      parser.destroy(error as Error);
+    } catch {
+      // The input itself failed (too large, the client gone): its own error is already on its way.
     }
-  })();
+  };
+  const reader = new CsvRecordReader(MAX_RECORD_LENGTH);
+  async function* records(): AsyncGenerator<CsvRecord> {
+    const decoder = new StringDecoder('utf8');
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) break;
+      const bytes = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+      const problem = inspector.inspect(bytes);
+      if (problem) throw new CsvError(problem.code, problem.message);
+      yield* reader.push(decoder.write(bytes));
+    }
+    const problem = inspector.finish();
+    if (problem) throw new CsvError(problem.code, problem.message);
+    yield* reader.push(decoder.end());
+    yield* reader.finish();
+  }
 
   const schema = productRowSchema(limits.maxUrlsPerRow);
   let columns: readonly InputColumn[] | undefined;
@@ -222,10 +168,8 @@ export async function parseProductCsv(
   };
 
   try {
-    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
-      const { record } = parsed;
+    for await (const { cells: record, line } of records()) {
       if (record.every((cell) => cell.trim() === '')) continue;
-      const line = firstLineOf(parsed);
       if (!columns || !positions) {
         const hint = delimiterHint(record);
         if (hint) throw new CsvError('csv_header', hint);
@@ -327,19 +271,15 @@ export async function parseProductCsv(
     }
   } catch (error) {
     // Stop reading the CSV, but let the input run to its end.
-    if (!parser.destroyed) parser.destroy();
-    await feeding;
-    if (error instanceof CsvError) throw error;
-    if (error instanceof CsvSyntaxError) {
-      const parseError = error as CsvParseError;
+    await drain();
+    if (error instanceof CsvRecordError) {
       throw new CsvError(
         'csv_malformed',
-        `the file is not well-formed CSV at line ${parseError.lines ?? '?'}: ${describeParseError(parseError)}`,
+        `the file is not well-formed CSV at line ${error.line}: ${error.message}`,
       );
     }
     throw error;
   }
-  await feeding;
 
   if (!columns)
     throw new CsvError('csv_empty', 'the file is empty; it needs a header and at least one product row');
@@ -352,6 +292,20 @@ export async function parseProductCsv(
     );
   }
   if (productCount === 0) throw new CsvError('csv_no_rows', 'the file has a header but no product rows');
+  if (reader.quirks.quoteInCell !== undefined) {
+    warnings.push({
+      line: reader.quirks.quoteInCell,
+      message:
+        'a quote inside a cell not quoted as a whole read as a character of the cell (as spreadsheets and Python read it)',
+    });
+  }
+  if (reader.quirks.textAfterQuote !== undefined) {
+    warnings.push({
+      line: reader.quirks.textAfterQuote,
+      message:
+        "text after a cell's closing quote kept as part of the cell (as spreadsheets and Python read it)",
+    });
+  }
   if (protectedCells) {
     warnings.push({
       line: protectedCells.line,
