@@ -76,6 +76,19 @@ const ACCEPTED: Readonly<Record<string, { readonly file: string | Buffer } & Acc
       [2, 'Mug "XL"', [C]],
     ],
   },
+  'a spreadsheet export with stray quotes and serial numbers written "1."': {
+    file: `S. No.,Product Name,Input Image Urls\n1.,SKU1,"${A}"\n3.,SK"U"3,"${B}"\n4.,"SK"U"4","${C}"\n`,
+    products: [
+      [1, 'SKU1', [A]],
+      [3, 'SK"U"3', [B]],
+      [4, 'SKU"4"', [C]],
+    ],
+    warnings: [
+      /^serial number "1\." read as 1/,
+      /^a quote inside a cell not quoted/,
+      /^text after a cell's closing quote/,
+    ],
+  },
   'a result CSV uploaded again, with and without its Errors column': {
     file: `S. No.,Product Name,Input Image Urls,Output Image Urls,Errors\r\n1,Tote,"${A}, ${B}","https://api.example/images/x.jpg, ",${B}: http_404 (the server answered 404)\r\n`,
     products: [[1, 'Tote', [A, B]]],
