@@ -134,6 +134,17 @@ export class CsvRecordReader {
     this.recordLength = 0;
   }
 
+  /** A line end outside quotes: the cell ends, and the record with it (at once, or once the line end is eaten). */
+  private endLine(code: number): void {
+    this.saveField();
+    if (code === EOL) {
+      this.endRecord();
+      this.state = State.StartRecord;
+    } else {
+      this.state = State.EatLineEnd;
+    }
+  }
+
   private char(code: number, character: string): void {
     switch (this.state) {
       case State.StartRecord:
@@ -148,9 +159,7 @@ export class CsvRecordReader {
         return;
       case State.StartField:
         if (code === LF || code === CR || code === EOL) {
-          this.saveField();
-          this.state = code === EOL ? State.StartRecord : State.EatLineEnd;
-          if (code === EOL) this.endRecord();
+          this.endLine(code);
         } else if (code === QUOTE) {
           this.state = State.InQuotedField;
         } else if (code === COMMA) {
@@ -162,9 +171,7 @@ export class CsvRecordReader {
         return;
       case State.InField:
         if (code === LF || code === CR || code === EOL) {
-          this.saveField();
-          this.state = code === EOL ? State.StartRecord : State.EatLineEnd;
-          if (code === EOL) this.endRecord();
+          this.endLine(code);
         } else if (code === COMMA) {
           this.saveField();
           this.state = State.StartField;
@@ -186,9 +193,7 @@ export class CsvRecordReader {
           this.saveField();
           this.state = State.StartField;
         } else if (code === LF || code === CR || code === EOL) {
-          this.saveField();
-          this.state = code === EOL ? State.StartRecord : State.EatLineEnd;
-          if (code === EOL) this.endRecord();
+          this.endLine(code);
         } else {
           this.quirks.textAfterQuote ??= this.line;
           this.add(character);
