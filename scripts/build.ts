@@ -1,35 +1,8 @@
-/** `npm run build`: bundles each program into dist/ for the container images (dependencies stay external). */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { build } from 'esbuild';
+/** `npm run build [-- <folder>]`: bundles the API, the worker and the healthcheck into dist/ (or the folder). */
+import { resolve } from 'node:path';
+import { buildPrograms } from './build-programs.js';
 
-const manifests = [
-  '.',
-  ...['apps', 'packages'].flatMap((group) => readdirSync(group).map((name) => join(group, name))),
-];
-const external = new Set<string>();
-for (const folder of manifests) {
-  const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>;
-  };
-  for (const name of Object.keys(manifest.dependencies ?? {})) {
-    if (!name.startsWith('@imgsvc/')) external.add(name);
-  }
-}
-
-for (const [program, entry] of [
-  ['api', 'apps/api/src/main.ts'],
-  ['worker', 'apps/worker/src/main.ts'],
-] as const) {
-  await build({
-    entryPoints: [entry],
-    outfile: `dist/${program}.mjs`,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    sourcemap: true,
-    external: [...external],
-    logLevel: 'info',
-  });
+const imports = await buildPrograms(process.cwd(), resolve(process.argv[2] ?? 'dist'));
+for (const [program, packages] of Object.entries(imports)) {
+  process.stdout.write(`${program}: imports ${packages.join(', ') || 'no packages'}\n`);
 }

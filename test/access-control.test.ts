@@ -222,6 +222,9 @@ describe('keys that cannot be walked around', () => {
       [...new Set(declared.filter((entry) => entry.access === access).map((entry) => entry.url))].sort();
     expect(urls('public')).toEqual([
       '*',
+      '/',
+      '/assets/icon.svg',
+      '/assets/site.css',
       '/docs',
       '/docs/',
       '/docs/json',

@@ -101,17 +101,17 @@ describe('live progress and worker metrics, end to end', () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
     expect(
-      value(/jobs_total\{[^}]*name="process-product-images"[^}]*outcome="completed"[^}]*\} (\d+)/),
+      value(/^imgsvc_jobs_total\{[^}]*name="process-product-images"[^}]*outcome="completed"[^}]*\} (\d+)$/m),
     ).toBeGreaterThanOrEqual(PRODUCTS);
-    expect(value(/image_bytes_total\{[^}]*direction="in"[^}]*\} (\d+)/)).toBeGreaterThan(0);
-    expect(value(/image_bytes_total\{[^}]*direction="out"[^}]*\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/^imgsvc_image_bytes_total\{[^}]*direction="in"[^}]*\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^imgsvc_image_bytes_total\{[^}]*direction="out"[^}]*\} (\d+)$/m)).toBeGreaterThan(0);
     expect(
-      value(/image_processing_seconds_count\{[^}]*outcome="stored"[^}]*\} (\d+)/),
+      value(/^imgsvc_image_processing_seconds_count\{[^}]*outcome="stored"[^}]*\} (\d+)$/m),
     ).toBeGreaterThanOrEqual(1);
-    expect(text).toMatch(/queue_jobs\{[^}]*queue="products"[^}]*state="waiting"[^}]*\} 0/);
+    expect(text).toMatch(/^imgsvc_queue_jobs\{[^}]*queue="products"[^}]*state="waiting"[^}]*\} 0$/m);
     const api = await (await fetch(`${service.apiUrl}/metrics`)).text();
     expect(api).toMatch(
-      /http_request_duration_seconds_count\{[^}]*route="\/api\/upload"[^}]*status_code="202"/,
+      /^imgsvc_http_request_duration_seconds_count\{[^}]*route="\/api\/upload"[^}]*status_code="202"/m,
     );
   });
 });

@@ -174,7 +174,7 @@ describe('outputs in an S3-compatible bucket (SeaweedFS)', () => {
     const bytesOut = async () => {
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return Number(
-        /^image_bytes_total\{[^}]*direction="out"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN,
+        /^imgsvc_image_bytes_total\{[^}]*direction="out"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN,
       );
     };
     const written = await bytesOut();

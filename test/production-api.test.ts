@@ -155,7 +155,8 @@ describe('headers, documentation, metrics and load shedding', () => {
   it('sends security headers, echoes or creates an x-request-id, and allows only the configured origins', async () => {
     const plain = await fetch(`${api.url}/health/live`);
     expect(plain.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(plain.headers.get('strict-transport-security')).toMatch(/max-age=/);
+    // Plain HTTP (PUBLIC_BASE_URL is http): no HSTS (test/security-headers.test.ts has both cases).
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
     expect(plain.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const traced = await fetch(`${api.url}/health/live`, { headers: { 'x-request-id': 'client-trace-42' } });
     expect(traced.headers.get('x-request-id')).toBe('client-trace-42');
@@ -241,7 +242,7 @@ describe('headers, documentation, metrics and load shedding', () => {
     await fetch(`${api.url}/api/status/7d0c3c8e-51a1-4d3b-9a43-0f0c1d9e2b11`);
     const text = await (await fetch(`${api.url}/metrics`)).text();
     expect(text).toMatch(
-      /http_request_duration_seconds_bucket\{[^}]*route="\/api\/status\/:requestId"[^}]*status_code="404"/,
+      /^imgsvc_http_request_duration_seconds_bucket\{[^}]*route="\/api\/status\/:requestId"[^}]*status_code="404"/m,
     );
     expect(text).not.toContain('7d0c3c8e');
     expect(text).toContain('process_cpu_seconds_total');

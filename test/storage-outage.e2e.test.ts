@@ -105,7 +105,9 @@ describe('a storage disk that fills up while a request runs', () => {
 
       // The worker's metrics count the jobs that waited.
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      const counted = /^storage_unavailable_total\{[^}]*reason="storage_full"[^}]*\} (\d+)$/m.exec(metrics);
+      const counted = /^imgsvc_storage_unavailable_total\{[^}]*reason="storage_full"[^}]*\} (\d+)$/m.exec(
+        metrics,
+      );
       expect(Number(counted?.[1] ?? 0)).toBeGreaterThanOrEqual(PHOTOS.length);
 
       // Space comes back: every image is produced, none failed.

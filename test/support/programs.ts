@@ -26,8 +26,22 @@ export function startProgram(
   nodeOptions: readonly string[] = [],
   root: string = ROOT,
 ): RunningProgram {
-  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', ENTRY_POINTS[program]], {
-    cwd: root,
+  return spawnProgram([...nodeOptions, '--import', 'tsx', ENTRY_POINTS[program]], environment, root);
+}
+
+/** Starts a bundle of `npm run build` (dist/api.mjs, dist/worker.mjs) as the images run it: plain Node. */
+export function startBuiltProgram(bundle: string, environment: Record<string, string>): RunningProgram {
+  return spawnProgram(['--enable-source-maps', bundle], environment, ROOT);
+}
+
+/** Starts Node with these arguments as a real process: its output kept, stopped by a signal. */
+export function spawnProgram(
+  args: readonly string[],
+  environment: Record<string, string>,
+  cwd: string,
+): RunningProgram {
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: {
       PATH: readMachineEnvironment().path,
       NODE_ENV: 'test',

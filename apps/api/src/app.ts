@@ -20,6 +20,7 @@ import { downloadRoutes } from './routes/download.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
+import { landingRoutes } from './routes/landing.js';
 import { productRoutes } from './routes/products.js';
 import { retryRequestRoutes } from './routes/retry-request.js';
 import { statusRoutes } from './routes/status.js';
@@ -73,7 +74,7 @@ export async function buildApp(
   });
   await app.register(problemDetails);
   await app.register(refuseWhileClosing);
-  await app.register(httpSecurity, { corsOrigins: config.corsOrigins });
+  await app.register(httpSecurity, { corsOrigins: config.corsOrigins, publicBaseUrl: config.publicBaseUrl });
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
   // Before any route, so that each one is limited unless it says otherwise (health checks do).
   await app.register(requestRateLimit, {
@@ -85,6 +86,7 @@ export async function buildApp(
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFound);
   await app.register(openApi, { publicBaseUrl: config.publicBaseUrl, withKeys: config.apiKeys.length > 0 });
   await app.register(multipart, { throwFileSizeLimit: true });
+  await app.register(async (scope) => landingRoutes(scope, context));
 
   // The application's routes validate and serialise with zod; the dashboard keeps Fastify's own compilers.
   await app.register(async (routes) => {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { type CountsView, IMAGE_FAILURE_REASONS, type RequestStatus } from '@imgsvc/domain';
 import { z } from 'zod';
 
@@ -269,7 +270,39 @@ export const readiness = z
   })
   .meta({ example: { status: 'ok', checks: { mongodb: 'ok', redis: 'ok', storage: 'ok' } } });
 
-/** Problem answers by status, for a route's `response` schema. */
-export function problemResponses(...statuses: number[]): Record<number, typeof problem> {
-  return Object.fromEntries(statuses.map((status) => [status, problem]));
+/** The media type of every error answer (RFC 9457). */
+const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** What each error status means on this API, for the document's readers. */
+const PROBLEM_MEANINGS: Readonly<Record<number, string>> = {
+  400: 'The request is malformed; `errors` names the fields.',
+  401: 'No key, or not one of the API_KEYS.',
+  404: "Not found, or not the caller's.",
+  409: 'Not possible in the current state; `code` says why.',
+  413: 'Larger than the service accepts.',
+  415: 'Not a content type the route reads.',
+  422: 'Well formed but invalid; `errors` lists the problems.',
+  429: 'Too many requests; `Retry-After` says when to try again.',
+  503: 'A server it needs is unreachable, or the service is overloaded; `code` says which.',
+};
+
+/**
+ * Problem answers by status, for a route's `response` schema: typed `application/problem+json`, the type every
+ * error is sent with (problems.ts), so that the document, the serialiser and the wire agree.
+ */
+export function problemResponses(...statuses: number[]): Record<number, ProblemResponse> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_MEANINGS[status] ?? STATUS_CODES[status] ?? 'Error',
+        content: { [PROBLEM_MEDIA_TYPE]: { schema: problem } },
+      },
+    ]),
+  );
+}
+
+interface ProblemResponse {
+  readonly description: string;
+  readonly content: Readonly<Record<typeof PROBLEM_MEDIA_TYPE, { readonly schema: typeof problem }>>;
 }

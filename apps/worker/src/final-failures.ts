@@ -1,5 +1,6 @@
-import { updateWebhookDelivery } from '@imgsvc/db';
-import { JOB_NAMES } from '@imgsvc/queue';
+import { findProductResult, updateWebhookDelivery } from '@imgsvc/db';
+import { productGaveUp } from '@imgsvc/domain';
+import { JOB_NAMES, productJobData } from '@imgsvc/queue';
 import { failRequest, INTERNAL_FAILURE_REASON } from '@imgsvc/requests';
 import { WebhookDeliveryError } from '@imgsvc/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -26,7 +27,8 @@ function tenantVisibleReason(error: Error): string {
 /**
  * What a job that gave up means for its request. Coordination that fails for good marks the request failed
  * (with the reason), never leaves it in progress forever; a webhook that gives up is recorded as failed.
- * Product jobs need nothing here: the completion step closes their products.
+ * A product job's product is closed by the completion step, each image failed as processing_failed; those
+ * images are counted here, where the giving up is seen, unless a run recorded the product before it failed.
  */
 export async function handleFinalFailure(job: Job, error: Error, context: WorkerContext): Promise<void> {
   const requestId = typeof job.data?.requestId === 'string' ? job.data.requestId : undefined;
@@ -48,6 +50,14 @@ export async function handleFinalFailure(job: Job, error: Error, context: Worker
       });
       log.error({ attempts: job.attemptsMade, reason: error.message }, 'webhook delivery gave up');
       break;
+    case JOB_NAMES.processProductImages: {
+      log.error({ err: error }, 'job gave up');
+      const product = productJobData.safeParse(job.data);
+      if (product.success && !(await findProductResult(context.db, requestId, product.data.row))) {
+        context.metrics.countImageFailures(product.data.urls.map((url) => productGaveUp(url).code));
+      }
+      break;
+    }
     default:
       log.error({ err: error }, 'job gave up');
   }

@@ -1,94 +1,75 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { freePort } from '@imgsvc/local-services';
-import { createLogger, type Logger } from '@imgsvc/logging';
+import { IMAGE_FAILURE_REASONS } from '@imgsvc/domain';
 import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
 import { createDiskImageStore } from '@imgsvc/storage';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../../test/support/servers.js';
-import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, failureCodeLabel } from './metrics.js';
 
-describe("the worker's metrics listener", () => {
+describe("the worker's metrics", () => {
   let redis: Redis;
   let queues: Queues;
-  const servers: Server[] = [];
   beforeAll(async () => {
     redis = createRedisConnection(await testRedisUrl(), 'producer');
     queues = openQueues(redis);
   });
   afterAll(async () => {
-    for (const server of servers) await new Promise((resolve) => server.close(resolve));
     await queues.close();
     await redis.quit();
   });
 
-  async function serve(host: string, token: string | undefined): Promise<string> {
-    const port = await freePort();
-    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createDiskImageStore(tmpdir())), {
-      host,
-      port,
-      token,
-      log: createLogger('worker', 'silent'),
-    });
-    if (!server) throw new Error('the listener did not start');
-    servers.push(server);
-    const address = server.address() as AddressInfo;
-    expect(address.address).toBe(host);
-    return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  }
-
-  it('listens on the address it is given, loopback by default in the settings', async () => {
-    const url = await serve('127.0.0.1', undefined);
-    const scraped = await fetch(`${url}/metrics`);
-    expect(scraped.status).toBe(200);
-    expect(await scraped.text()).toContain('queue_jobs');
-    expect((await fetch(`${url}/other`)).status).toBe(404);
-  });
-
-  it('answers only the bearer of METRICS_TOKEN when it is set', async () => {
-    const url = await serve('127.0.0.1', 'worker-metrics-token');
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
-    const wrong = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer another-token' } });
-    expect(wrong.status).toBe(401);
-    expect(wrong.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
-    const scraped = await fetch(`${url}/metrics?x=1`, {
-      headers: { authorization: 'Bearer worker-metrics-token' },
-    });
-    expect(scraped.status).toBe(200);
-    expect(await scraped.text()).toContain('jobs_total');
-  });
-  it('logs a port already in use and goes on without the listener, leaving the port to its owner', async () => {
-    const occupant = createServer((_request, response) => response.end('occupant'));
-    await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
-    servers.push(occupant);
-    const { port } = occupant.address() as AddressInfo;
-    const logged: { level: string; fields: Record<string, unknown>; message: string }[] = [];
-    const note =
-      (level: string) =>
-      (fields: Record<string, unknown>, message: string): void => {
-        logged.push({ level, fields, message });
-      };
-    const log = { error: note('error'), warn: note('warn'), info: note('info') } as unknown as Logger;
-    const server = await serveWorkerMetrics(createWorkerMetrics(queues, createDiskImageStore(tmpdir())), {
-      host: '127.0.0.1',
-      port,
-      token: undefined,
-      log,
-    });
-    expect(server).toBeUndefined();
-    expect(logged).toEqual([
-      {
-        level: 'error',
-        fields: expect.objectContaining({
-          host: '127.0.0.1',
-          port,
-          err: expect.objectContaining({ code: 'EADDRINUSE' }),
-        }),
-        message: 'worker metrics not served: the address is unavailable',
-      },
+  it("names the service's own metrics imgsvc_…, and keeps the process metrics under their standard names", async () => {
+    const text = await createWorkerMetrics(queues, createDiskImageStore(tmpdir())).registry.metrics();
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map(([, name]) => name ?? '');
+    expect(names.filter((name) => name.startsWith('imgsvc_')).sort()).toEqual([
+      'imgsvc_image_bytes_total',
+      'imgsvc_image_failures_total',
+      'imgsvc_image_processing_seconds',
+      'imgsvc_jobs_total',
+      'imgsvc_queue_jobs',
+      'imgsvc_storage_free_bytes',
+      'imgsvc_storage_unavailable_total',
     ]);
-    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toBe('occupant');
+    expect(names.filter((name) => !name.startsWith('imgsvc_'))).toEqual(
+      names.filter((name) => /^(process|nodejs)_/.test(name)),
+    );
+    expect(names).toContain('process_cpu_seconds_total');
+    expect(names).toContain('nodejs_heap_size_used_bytes');
+  });
+
+  it('counts failed images by code, with every catalogue code shown from the start and nothing else as a label', async () => {
+    const metrics = createWorkerMetrics(queues, createDiskImageStore(tmpdir()));
+    const counted = async () =>
+      Object.fromEntries(
+        (await metrics.registry.getSingleMetric('imgsvc_image_failures_total')?.get())?.values.map(
+          ({ labels, value }) => [String(labels.code), value],
+        ) ?? [],
+      );
+    expect(await counted()).toEqual(
+      Object.fromEntries(Object.keys(IMAGE_FAILURE_REASONS).map((code) => [code, 0])),
+    );
+    metrics.countImageFailures(['http_404', 'not_an_image', 'http_404']);
+    // Never a URL or a message: a code outside the catalogue is counted, under one label.
+    metrics.countImageFailures(['https://shop.example/a.jpg', 'fetch_timeout after 15 s']);
+    expect(await counted()).toMatchObject({ http_404: 2, not_an_image: 1, fetch_timeout: 0, unknown: 2 });
+    expect(Object.keys(await counted()).filter((code) => !/^[a-z0-9_]+$/.test(code))).toEqual([]);
+    expect(await metrics.registry.metrics()).toMatch(
+      /^imgsvc_image_failures_total\{code="http_404",program="worker"\} 2$/m,
+    );
+  });
+
+  it('keeps only catalogue codes and http error statuses as failure labels', () => {
+    expect(failureCodeLabel('too_large')).toBe('too_large');
+    expect(failureCodeLabel('http_503')).toBe('http_503');
+    for (const outside of [
+      'http_99999',
+      'http_',
+      'constructor',
+      'toString',
+      '__proto__',
+      'http://host/x.jpg',
+    ])
+      expect(failureCodeLabel(outside), outside).toBe('unknown');
   });
 });

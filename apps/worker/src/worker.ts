@@ -19,7 +19,8 @@ import { checkRequestCompletion } from './jobs/check-request-completion.js';
 import { processImages } from './jobs/process-images.js';
 import { processProductImages } from './jobs/process-product-images.js';
 import { triggerWebhook } from './jobs/trigger-webhook.js';
-import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
+import { createWorkerMetrics } from './metrics.js';
+import { serveOperations } from './operations-server.js';
 import { startProductWorkers } from './product-workers.js';
 import { startReconciler } from './reconciler.js';
 
@@ -181,13 +182,13 @@ export async function startWorker(
     onWorker: attachEvents,
     log,
   });
+  // Before the workers are ready, so that probes hear "not ready" (and why) while Redis is still awaited.
+  const operationsServer = await serveOperations(
+    metrics,
+    { db, redis, store },
+    { host: config.workerMetricsHost, port: config.workerMetricsPort, token: config.metricsToken, log },
+  );
   await Promise.all([...workers.map((worker) => worker.waitUntilReady()), productWorkers.ready()]);
-  const metricsServer = await serveWorkerMetrics(metrics, {
-    host: config.workerMetricsHost,
-    port: config.workerMetricsPort,
-    token: config.metricsToken,
-    log,
-  });
   const reconciler = startReconciler(context, log);
   log.info(
     {
@@ -214,7 +215,7 @@ export async function startWorker(
         productWorkers.cancel('worker shutting down');
         await closing;
       }
-      metricsServer?.close();
+      operationsServer?.close();
       await queues.close();
       await Promise.allSettled([fetcher.close(), webhookDispatcher.close()]);
       store.close();

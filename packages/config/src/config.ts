@@ -351,6 +351,9 @@ const environmentSchema = z.object({
   SSE_MAX_STREAM_SECONDS: integer(1, 86_400, 3600),
 });
 
+/** Every variable the configuration reads, in the order the schema lists them (.env.example lists each once). */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(environmentSchema.shape));
+
 function describeValue(value: unknown): string {
   if (value === undefined) return 'unset';
   const text = String(value);

@@ -7,4 +7,6 @@ export {
   readBenchSettings,
   readMachineEnvironment,
   type S3Settings,
+  SETTING_NAMES,
 } from './config.js';
+export { loadEnvFile } from './env-file.js';

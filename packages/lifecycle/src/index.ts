@@ -52,3 +52,4 @@ export function onShutdownSignal(shutdown: () => Promise<void>, log: Logger, gra
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
+export { probeReadiness, readinessUrl } from './readiness-probe.js';

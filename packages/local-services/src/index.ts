@@ -1,3 +1,4 @@
+export { type ComposeCommand, ensureCompose, findCompose } from './compose-install.js';
 export { findExecutable } from './executables.js';
 export { ensureFerretDb, findFerretDb } from './ferretdb-install.js';
 export type { LocalServer } from './local-server.js';

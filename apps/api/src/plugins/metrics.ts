@@ -9,9 +9,11 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 export const apiMetrics = fp(async (app: FastifyInstance) => {
   const registry = new Registry();
   registry.setDefaultLabels({ program: 'api' });
+  // Process and Node.js metrics under prom-client's standard names, which the usual Node.js dashboards expect;
+  // the service's own are named `imgsvc_…`.
   collectDefaultMetrics({ register: registry });
   const latency = new Histogram({
-    name: 'http_request_duration_seconds',
+    name: 'imgsvc_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by method, route and status.',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],

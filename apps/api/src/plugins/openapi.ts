@@ -54,6 +54,9 @@ function describeUpload(document: OpenAPIV3_1.Document): OpenAPIV3_1.Document {
   return document;
 }
 
+/** Where the document is published. */
+const OPENAPI_PATH = '/openapi.json';
+
 /** The OpenAPI 3.1 document at /openapi.json, generated from the route schemas, and a reference at /docs. */
 export const openApi = fp(
   async (app: FastifyInstance, options: { publicBaseUrl: string; withKeys: boolean }) => {
@@ -82,13 +85,26 @@ export const openApi = fp(
       transform: jsonSchemaTransform,
       transformObject: (input) => describeUpload(jsonSchemaTransformObject(input) as OpenAPIV3_1.Document),
     });
-    app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () =>
+    app.get(OPENAPI_PATH, { schema: { hide: true }, config: { access: 'public' } }, async () =>
       app.swagger(),
     );
     await registerWithAccess(
       app,
       () => 'public',
-      () => app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true }),
+      () =>
+        app.register(swaggerUi, {
+          routePrefix: '/docs',
+          // No policy of its own: the pages get the service's (plugins/http-security.ts), which allows nothing
+          // from elsewhere and upgrades to HTTPS only when the service is served over it.
+          // The reference explores the published document. The plugin pins `url` to its own copy at /docs/json,
+          // so the document is named in `urls`, which Swagger UI reads instead; a path without a host, so that
+          // it works under whatever name the service is reached by.
+          uiConfig: {
+            urls: [{ url: OPENAPI_PATH, name: 'Image processing service (/openapi.json)' }],
+            // No badge from Swagger's online validator: the page loads nothing from elsewhere.
+            validatorUrl: null,
+          },
+        }),
     );
   },
 );

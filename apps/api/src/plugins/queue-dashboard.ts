@@ -37,9 +37,24 @@ export async function queueDashboard(
   app.addHook('onRoute', (route) => {
     route.errorHandler = answerWithProblem;
   });
+  // Bull Board's page links a web font on Google's servers, which the page's policy refuses: no operator's
+  // browser is sent to a third party, and the dashboard uses the system's fonts.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = String(reply.getHeader('content-type') ?? '');
+    return typeof payload === 'string' && type.startsWith('text/html')
+      ? withoutRemoteStylesheets(payload)
+      : payload;
+  });
   await registerWithAccess(
     app,
     (route) => ([route.method].flat().every((method) => READS.has(method)) ? 'operator' : 'operator_write'),
     () => app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH }),
+  );
+}
+
+/** The page without `<link rel="stylesheet">` elements that point at another origin. */
+export function withoutRemoteStylesheets(html: string): string {
+  return html.replace(/<link\b[^>]*>/g, (tag) =>
+    /\brel="stylesheet"/.test(tag) && /\bhref="(https?:)?\/\//.test(tag) ? '' : tag,
   );
 }

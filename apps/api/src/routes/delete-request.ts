@@ -16,12 +16,13 @@ export async function deleteRequestRoutes(app: FastifyInstance, context: ApiCont
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'deleteRequest',
         tags: ['requests'],
         summary: 'Delete a finished request, its products and its outputs',
         description:
           "Only the request's owner may. From the answer on, its status, result and products are 404; the worker removes its products, results and every output no other request lists within a minute or two (outputs are shared by content: one another request lists stays). A request still running answers 409 `not_finished`.",
         params: requestIdParams,
-        response: { 202: requestDeleted, ...problemResponses(401, 404, 409, 429, 503) },
+        response: { 202: requestDeleted, ...problemResponses(400, 401, 404, 409, 429, 503) },
       },
     },
     async (request, reply) => {

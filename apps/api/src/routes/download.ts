@@ -37,6 +37,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'downloadResult',
         tags: ['requests'],
         summary: 'The result of a finished request, as CSV or JSON',
         description:
@@ -46,7 +47,7 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
         produces: ['text/csv', 'application/json'],
         response: {
           200: z.unknown().describe('The result CSV (text/csv) or JSON (application/json), streamed.'),
-          ...problemResponses(401, 404, 409, 429, 503),
+          ...problemResponses(400, 401, 404, 409, 429, 503),
         },
       },
     },

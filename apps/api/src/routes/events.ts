@@ -38,6 +38,7 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'streamRequestEvents',
         tags: ['requests'],
         summary: 'Live progress as server-sent events',
         description:
@@ -46,7 +47,7 @@ export async function eventRoutes(app: FastifyInstance, context: ApiContext): Pr
         produces: ['text/event-stream'],
         response: {
           200: z.unknown().describe('event: progress\\ndata: {"request_id":"…","status":"in_progress",…}'),
-          ...problemResponses(401, 404, 429, 503),
+          ...problemResponses(400, 401, 404, 429, 503),
         },
       },
     },

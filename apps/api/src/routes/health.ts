@@ -32,7 +32,12 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
     '/health/live',
     {
       config: { access: 'public', rateLimit: false, shedLoad: false },
-      schema: { tags: ['operations'], summary: 'The process is up', response: { 200: liveness } },
+      schema: {
+        operationId: 'getLiveness',
+        tags: ['operations'],
+        summary: 'The process is up',
+        response: { 200: liveness },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -41,6 +46,7 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
     {
       config: { access: 'public', rateLimit: false, shedLoad: false },
       schema: {
+        operationId: 'getReadiness',
         tags: ['operations'],
         summary: 'MongoDB and Redis are reachable, and the storage can take images',
         description: `Each checked with a ${READY_TIMEOUT_MS} ms deadline; the storage under STORAGE_DIR must be writable with at least STORAGE_MIN_FREE_BYTES free. 503 \`not_ready\` (a problem with \`checks\`) when any is not.`,

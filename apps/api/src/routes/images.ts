@@ -17,6 +17,7 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
     {
       config: { access: 'public' },
       schema: {
+        operationId: 'getImage',
         tags: ['images'],
         summary: 'A processed image',
         description: 'Named by content: it never changes, so it may be cached for a year.',
@@ -30,7 +31,7 @@ export async function imageRoutes(app: FastifyInstance, context: ApiContext): Pr
         response: {
           200: z.unknown().describe('The image, with its content type.'),
           304: z.unknown().describe('Not modified (If-None-Match matched the ETag).'),
-          ...problemResponses(404, 429, 503),
+          ...problemResponses(400, 404, 429, 503),
         },
       },
     },

@@ -20,6 +20,7 @@ export async function productRoutes(app: FastifyInstance, context: ApiContext): 
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'listProducts',
         tags: ['requests'],
         summary: "A request's products, page by page",
         description:

@@ -25,6 +25,7 @@ export async function retryRequestRoutes(app: FastifyInstance, context: ApiConte
         await findOwnedRequest(context, request, (request.params as { requestId: string }).requestId);
       },
       schema: {
+        operationId: 'retryRequest',
         tags: ['requests'],
         summary: 'Retry the failed images of a finished request',
         description:

@@ -12,12 +12,13 @@ export async function statusRoutes(app: FastifyInstance, context: ApiContext): P
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'getRequestStatus',
         tags: ['requests'],
         summary: 'Status and progress of a request',
         description:
           '`completion_percentage` only rises and is 100 exactly when the request is finished (`completed` or `failed`).',
         params: requestIdParams,
-        response: { 200: requestStatus, ...problemResponses(401, 404, 429, 503) },
+        response: { 200: requestStatus, ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request, reply) => {

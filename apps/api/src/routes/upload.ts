@@ -35,6 +35,7 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
     {
       config: { access: 'tenant' },
       schema: {
+        operationId: 'uploadCatalogue',
         tags: ['requests'],
         summary: 'Upload a product CSV',
         description:

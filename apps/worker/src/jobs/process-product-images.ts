@@ -107,6 +107,8 @@ export async function processProductImages(
   }
   const { outputUrls, errors } = result;
   if (recorded) {
+    // Counted where the product is first recorded: each failed image once, however often the job runs.
+    context.metrics.countImageFailures(errors.map((failure) => failure.code));
     await Promise.all([
       jobState.settleUrls(claim, outcomes),
       jobState.recordProgress(
