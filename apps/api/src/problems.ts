@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { describeUnreadiness, type ReadinessChecks } from '@imgsvc/lifecycle';
 import type { FastifyReply } from 'fastify';
 
 /**
@@ -459,15 +460,12 @@ export const problems = {
     }),
 
   /** Readiness: each check is 'ok' or why it failed. */
-  notReady: ({ checks }: { checks: { mongodb: string; redis: string; storage: string } }) =>
+  notReady: ({ checks }: { checks: ReadinessChecks }) =>
     new HttpProblem({
       status: 503,
       code: 'not_ready',
       title: 'Not ready',
-      detail: Object.entries({ MongoDB: checks.mongodb, Redis: checks.redis, Storage: checks.storage })
-        .filter(([, check]) => check !== 'ok')
-        .map(([server, check]) => `${server}: ${check}`)
-        .join('; '),
+      detail: describeUnreadiness(checks),
       extensions: { checks },
     }),
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMachineEnvironment } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
+import type { ReadinessProbes } from '@imgsvc/lifecycle';
 import { findExecutable, freePort, startRedisServer } from '@imgsvc/local-services';
 import { createLogger, type Logger } from '@imgsvc/logging';
 import { createRedisConnection, openQueues, type Queues } from '@imgsvc/queue';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../../test/support/poll.js';
 import { testMongoUrl, testRedisUrl } from '../../../test/support/servers.js';
 import { createWorkerMetrics } from './metrics.js';
-import { type ReadinessProbes, serveOperations } from './operations-server.js';
+import { serveOperations } from './operations-server.js';
 
 describe("the worker's operations listener", () => {
   let redis: Redis;

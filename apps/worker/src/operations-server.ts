@@ -1,22 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Database } from '@imgsvc/db';
+import {
+  checkReadiness,
+  describeUnreadiness,
+  isReady,
+  type ReadinessChecks,
+  type ReadinessProbes,
+} from '@imgsvc/lifecycle';
 import type { Logger } from '@imgsvc/logging';
-import type { ImageStore } from '@imgsvc/storage';
-import type { Redis } from 'ioredis';
 import type { WorkerMetrics } from './metrics.js';
 
-/** Each readiness check's deadline, the API's own (apps/api/src/routes/health.ts). */
-const READY_TIMEOUT_MS = 2000;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
-
-/** What readiness asks about: the worker's own connections and store, the ones its jobs use. */
-export interface ReadinessProbes {
-  readonly db: Pick<Database, 'ping'>;
-  readonly redis: Pick<Redis, 'status' | 'ping'>;
-  readonly store: Pick<ImageStore, 'checkWritable'>;
-}
 
 export interface OperationsListener {
   /** WORKER_METRICS_HOST: loopback by default, so that only this machine can reach it. */
@@ -28,54 +23,17 @@ export interface OperationsListener {
   readonly log: Logger;
 }
 
-/** 'ok', or why the probe failed or did not answer within the deadline. */
-async function check(probe: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
-          READY_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error.message : 'unreachable';
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * Whether the worker can take jobs now: MongoDB and Redis answer, and the store can take images. The worker's
- * Redis connection queues commands while it is down, so a ping would only wait: its state is asked first.
+ * The body of the API's `not_ready` problem (apps/api/src/problems.ts), with the same members in the same
+ * order; the worker has no Fastify to build it.
  */
-async function readiness({ db, redis, store }: ReadinessProbes) {
-  const [mongodb, redisCheck, storage] = await Promise.all([
-    check(() => db.ping(READY_TIMEOUT_MS)),
-    check(async () => {
-      if (redis.status !== 'ready') throw new Error(`not connected (${redis.status})`);
-      await redis.ping();
-    }),
-    check(() => store.checkWritable()),
-  ]);
-  return { mongodb, redis: redisCheck, storage };
-}
-
-/** The body of the API's `not_ready` problem, with the same members in the same order. */
-function notReadyProblem(checks: Awaited<ReturnType<typeof readiness>>, instance: string) {
+function notReadyProblem(checks: ReadinessChecks, instance: string) {
   return {
     checks,
     type: 'urn:image-service:problem:not_ready',
     title: 'Not ready',
     status: 503,
-    detail: Object.entries({ MongoDB: checks.mongodb, Redis: checks.redis, Storage: checks.storage })
-      .filter(([, result]) => result !== 'ok')
-      .map(([server, result]) => `${server}: ${result}`)
-      .join('; '),
+    detail: describeUnreadiness(checks),
     instance,
     code: 'not_ready',
   };
@@ -115,9 +73,8 @@ export async function serveOperations(
   const routes: Record<string, (request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
     '/health/live': async (_request, response) => sendHealth(response, 200, JSON_TYPE, { status: 'ok' }),
     '/health/ready': async (request, response) => {
-      const checks = await readiness(probes);
-      if (Object.values(checks).every((result) => result === 'ok'))
-        sendHealth(response, 200, JSON_TYPE, { status: 'ok', checks });
+      const checks = await checkReadiness(probes);
+      if (isReady(checks)) sendHealth(response, 200, JSON_TYPE, { status: 'ok', checks });
       else sendHealth(response, 503, PROBLEM_TYPE, notReadyProblem(checks, request.url ?? '/health/ready'));
     },
     '/metrics': async (request, response) => {

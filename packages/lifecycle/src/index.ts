@@ -52,4 +52,12 @@ export function onShutdownSignal(shutdown: () => Promise<void>, log: Logger, gra
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
+export {
+  checkReadiness,
+  describeUnreadiness,
+  isReady,
+  READY_TIMEOUT_MS,
+  type ReadinessChecks,
+  type ReadinessProbes,
+} from './readiness.js';
 export { probeReadiness, readinessUrl } from './readiness-probe.js';

@@ -1,30 +1,9 @@
+import { checkReadiness, isReady, READY_TIMEOUT_MS } from '@imgsvc/lifecycle';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../context.js';
 import { problems } from '../problems.js';
 import { liveness, problemResponses, readiness } from '../schemas.js';
-
-const READY_TIMEOUT_MS = 2000;
-
-async function check(probe: () => Promise<unknown>): Promise<'ok' | string> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
-          READY_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error.message : 'unreachable';
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function healthRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   const typed = app.withTypeProvider<ZodTypeProvider>();
@@ -54,15 +33,9 @@ export async function healthRoutes(app: FastifyInstance, context: ApiContext): P
       },
     },
     async (_request, reply) => {
-      const [mongodb, redis, storage] = await Promise.all([
-        check(() => context.db.ping(READY_TIMEOUT_MS)),
-        check(() => context.redis.ping()),
-        // Our own words (StorageUnavailable names no path), read at most once a second whatever the probing.
-        check(() => context.store.checkWritable()),
-      ]);
-      const checks = { mongodb, redis, storage };
+      const checks = await checkReadiness(context);
       reply.header('cache-control', 'no-store');
-      if (Object.values(checks).every((result) => result === 'ok')) return { status: 'ok' as const, checks };
+      if (isReady(checks)) return { status: 'ok' as const, checks };
       throw problems.notReady({ checks });
     },
   );
