@@ -43,6 +43,7 @@ FROM runtime AS api
 ENV HOST=0.0.0.0 PORT=3000
 COPY --from=api-dependencies /app/node_modules node_modules
 COPY --from=build /app/dist/api.mjs /app/dist/api.mjs.map /app/dist/healthcheck.mjs dist/
+COPY --from=build /app/dist/assets dist/assets
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "dist/healthcheck.mjs", "api"]

@@ -1,9 +1,10 @@
 /**
- * Bundles the programs the images run (the API, the worker and their healthcheck) into one ES module each.
+ * Bundles the programs the images run (the API, the worker and their healthcheck) into one ES module each,
+ * with the API's page files in `assets/` beside them.
  * Our own packages are bundled in; every other package stays an import, installed in the image by
  * `npm ci --omit=dev --workspace <program>`. Returns, for each bundle, the packages it imports.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 
@@ -87,5 +88,7 @@ export async function buildPrograms(
     });
     imports[program] = importedPackages(result.metafile);
   }
+  // The pages' files, found beside the API's bundle as they are beside apps/api/src/pages/page-assets.ts.
+  cpSync(join(root, 'apps/api/src/pages/assets'), join(outDir, 'assets'), { recursive: true });
   return imports;
 }

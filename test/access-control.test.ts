@@ -225,6 +225,7 @@ describe('keys that cannot be walked around', () => {
       '/',
       '/assets/icon.svg',
       '/assets/site.css',
+      '/assets/upload.js',
       '/docs',
       '/docs/',
       '/docs/json',
@@ -236,6 +237,7 @@ describe('keys that cannot be walked around', () => {
       '/health/ready',
       '/images/:key',
       '/openapi.json',
+      '/upload',
     ]);
     expect(declared.filter((entry) => entry.url === '*').map((entry) => entry.method)).toEqual(['OPTIONS']);
     expect(urls('tenant')).toEqual([

@@ -189,9 +189,27 @@ describe('a CSV uploaded with curl-like HTTP calls is processed end to end by th
         products: {
           serial_number: number;
           product_name: string;
-          images: { input_url: string; output_url: string | null; error: { code: string } | null }[];
+          images: {
+            input_url: string;
+            output_url: string | null;
+            input_bytes: number | null;
+            output_bytes: number | null;
+            error: { code: string } | null;
+          }[];
         }[];
       };
+      // Each image's weight before and after: the photo served, and the output stored.
+      for (const image of result.products.flatMap((product) => product.images)) {
+        if (image.output_url === null) {
+          expect([image.input_bytes, image.output_bytes]).toEqual([null, null]);
+          continue;
+        }
+        const served = photos.get(new URL(image.input_url).pathname);
+        if (!served) continue;
+        expect(image.input_bytes).toBe(served.body.length);
+        const output = await fetch(image.output_url.replace(/^https?:\/\/[^/]+/, service.apiUrl));
+        expect(image.output_bytes).toBe((await output.arrayBuffer()).byteLength);
+      }
       expect(result).toMatchObject({
         request_id: accepted.request_id,
         status: 'completed',

@@ -66,6 +66,8 @@ describe('keys, ownership and the details of a request', () => {
       expect(page.products[0]?.images[0]).toEqual({
         input_url: `https://img.example/${page.products[0]?.row}a.jpg`,
         output_url: null,
+        input_bytes: null,
+        output_bytes: null,
         error: null,
       });
       cursor = page.next_cursor;

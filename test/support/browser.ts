@@ -45,9 +45,13 @@ export interface PageTrouble {
 /** Starts recording a page's failed requests, error answers and console errors (CSP refusals among them). */
 export function watchPage(page: Page): PageTrouble {
   const trouble: PageTrouble = { failedRequests: [], errorAnswers: [], consoleErrors: [] };
-  page.on('requestfailed', (request) =>
-    trouble.failedRequests.push(`${request.url()}: ${request.failure()?.errorText ?? 'failed'}`),
-  );
+  page.on('requestfailed', async (request) => {
+    const reason = request.failure()?.errorText ?? 'failed';
+    // Chromium ends a no-store fetch stream read to its end (the live progress stream) as ERR_ABORTED, after
+    // its answer came (microsoft/playwright#42742): that one did not fail.
+    if (reason === 'net::ERR_ABORTED' && (await request.response().catch(() => null))?.ok()) return;
+    trouble.failedRequests.push(`${request.url()}: ${reason}`);
+  });
   page.on('response', (response) => {
     if (response.status() >= 400) trouble.errorAnswers.push(`${response.status()} ${response.url()}`);
   });

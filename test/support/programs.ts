@@ -79,8 +79,9 @@ export interface RunningService {
 
 /** The API and one worker as separate processes sharing one environment; resolves once the API is ready. */
 export async function startService(environment: Record<string, string>): Promise<RunningService> {
-  const port = await freePort();
-  const shared = { HOST: '127.0.0.1', PORT: String(port), ...environment };
+  // A test that must know the port first (a PUBLIC_BASE_URL naming it) gives PORT itself.
+  const port = environment.PORT ? Number(environment.PORT) : await freePort();
+  const shared = { HOST: '127.0.0.1', ...environment, PORT: String(port) };
   const worker = startProgram('worker', shared);
   const api = startProgram('api', shared);
   const apiUrl = `http://127.0.0.1:${port}`;

@@ -25,6 +25,7 @@ import { productRoutes } from './routes/products.js';
 import { retryRequestRoutes } from './routes/retry-request.js';
 import { statusRoutes } from './routes/status.js';
 import { uploadRoutes } from './routes/upload.js';
+import { uploadPageRoutes } from './routes/upload-page.js';
 
 /**
  * The API, as Fastify's reference app lays one out: external plugins first (security headers, CORS, load
@@ -87,6 +88,7 @@ export async function buildApp(
   await app.register(openApi, { publicBaseUrl: config.publicBaseUrl, withKeys: config.apiKeys.length > 0 });
   await app.register(multipart, { throwFileSizeLimit: true });
   await app.register(async (scope) => landingRoutes(scope, context));
+  await app.register(async (scope) => uploadPageRoutes(scope, context));
 
   // The application's routes validate and serialise with zod; the dashboard keeps Fastify's own compilers.
   await app.register(async (routes) => {

@@ -56,7 +56,10 @@ export function statusView(
   };
 }
 
-/** One product with its images: input URL, output URL and error, aligned, as the products page and JSON results show them. */
+/**
+ * One product with its images: input URL, output URL, their sizes and the error, aligned, as the products page
+ * and JSON results show them.
+ */
 export function productView({ product, result }: ProductWithResult) {
   return {
     row: product.row,
@@ -65,9 +68,12 @@ export function productView({ product, result }: ProductWithResult) {
     done: result !== null,
     images: product.input_urls.map((url, index) => {
       const error = result?.errors.find((failure) => failure.url === url);
+      const sizes = result?.image_sizes?.[index];
       return {
         input_url: url,
         output_url: result?.output_urls[index] ?? null,
+        input_bytes: sizes?.input_bytes ?? null,
+        output_bytes: sizes?.output_bytes ?? null,
         error: error ? { code: error.code, message: error.message } : null,
       };
     }),

@@ -222,6 +222,16 @@ const productDetails = z
       z.object({
         input_url: z.string(),
         output_url: z.string().nullable(),
+        input_bytes: z
+          .number()
+          .int()
+          .nullable()
+          .describe('Bytes downloaded; null where the image failed or its size is not known.'),
+        output_bytes: z
+          .number()
+          .int()
+          .nullable()
+          .describe('Bytes of the stored output; null where there is none.'),
         error: z.object({ code: z.string(), message: z.string() }).nullable(),
       }),
     ),
@@ -248,11 +258,15 @@ export const productsPage = z
             {
               input_url: 'https://cdn.example.com/a.jpg',
               output_url: `${BASE}/images/9c93b087….jpg`,
+              input_bytes: 412_377,
+              output_bytes: 96_204,
               error: null,
             },
             {
               input_url: 'https://cdn.example.com/b.jpg',
               output_url: null,
+              input_bytes: null,
+              output_bytes: null,
               error: { code: 'http_404', message: 'the server answered 404' },
             },
           ],

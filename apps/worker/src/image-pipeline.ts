@@ -30,7 +30,7 @@ async function storeCompressed(
   context: WorkerContext,
   policy: CompressionPolicy,
   claim: (key: string) => Promise<void>,
-): Promise<{ key: string; reused: boolean }> {
+): Promise<{ key: string; reused: boolean; bytes: number }> {
   const { store, encodeLimit, metrics } = context;
   const keys = new Map<ImageFormat, string>();
   const keyFor = (format: ImageFormat) => {
@@ -41,13 +41,15 @@ async function storeCompressed(
   const sniffed = sniffOutputFormat(bytes);
   if (sniffed) {
     await claim(keyFor(sniffed));
-    if (await store.has(keyFor(sniffed))) return { key: keyFor(sniffed), reused: true };
+    const size = await store.sizeOf(keyFor(sniffed));
+    if (size !== undefined) return { key: keyFor(sniffed), reused: true, bytes: size };
   }
   const plan = await planCompression(bytes, policy);
   const key = keyFor(plan.output);
   if (plan.output !== sniffed) {
     await claim(key);
-    if (await store.has(key)) return { key, reused: true };
+    const size = await store.sizeOf(key);
+    if (size !== undefined) return { key, reused: true, bytes: size };
   }
   // No encoding for a storage that cannot take the result: StorageUnavailable puts the job back to wait.
   await store.checkWritable();
@@ -55,7 +57,7 @@ async function storeCompressed(
   const image = await encodeLimit(() => encodeImage(bytes, plan, policy));
   await store.put(key, image.data);
   metrics.imageBytes.inc({ direction: 'out' }, image.data.length);
-  return { key, reused: false };
+  return { key, reused: false, bytes: image.data.length };
 }
 
 /** One image's outcome, and what its URL gave when its server named the version it sent. */
@@ -103,9 +105,10 @@ export async function produceImage(
   const { config, fetcher, metrics, store } = context;
   const policy = { quality: config.imageQuality, maxPixels: config.fetch.maxImagePixels };
   const timer = metrics.imageSeconds.startTimer();
-  const stored = (key: string): ImageOutcome => ({
+  const stored = (key: string, sizes: { inputBytes?: number; outputBytes?: number }): ImageOutcome => ({
     ok: true,
     outputUrl: outputImageUrl(config.outputBaseUrl, key),
+    ...sizes,
   });
   try {
     let fetched: FetchedImage | undefined;
@@ -114,19 +117,25 @@ export async function produceImage(
       if (!('notModified' in answer)) fetched = answer;
       else {
         await claim(previous.key);
-        if (await store.has(previous.key)) {
+        const size = await store.sizeOf(previous.key);
+        if (size !== undefined) {
           timer({ outcome: 'unchanged' });
-          return { outcome: stored(previous.key), source: previous };
+          const sizes = { inputBytes: previous.inputBytes, outputBytes: size };
+          return { outcome: stored(previous.key, sizes), source: previous };
         }
       }
     }
     fetched ??= await fetcher.fetchImage(url, cancel);
     metrics.imageBytes.inc({ direction: 'in' }, fetched.bytes.length);
-    const { key, reused } = await storeCompressed(fetched.bytes, context, policy, claim);
+    const { key, reused, bytes } = await storeCompressed(fetched.bytes, context, policy, claim);
     timer({ outcome: reused ? 'reused' : 'stored' });
+    const sizes = { inputBytes: fetched.bytes.length, outputBytes: bytes };
     // Validators name a version of the URL itself: not kept when the bytes came from elsewhere by redirect.
     const validators = fetched.finalUrl === new URL(url).href ? fetched.validators : undefined;
-    return { outcome: stored(key), ...(validators ? { source: { ...validators, key } } : {}) };
+    return {
+      outcome: stored(key, sizes),
+      ...(validators ? { source: { ...validators, key, ...sizes } } : {}),
+    };
   } catch (error) {
     if (error instanceof FetchError || error instanceof ImageError) {
       timer({ outcome: 'failed' });

@@ -32,6 +32,12 @@ const ROLE_TITLES: Readonly<Record<ColumnRole, string>> = {
   input_image_urls: 'Input Image Urls',
 };
 
+/**
+ * The header names each column may have, by their key, and each column's own title: for a page that checks a
+ * file's header before sending it (the upload page), with the same rules as the reader.
+ */
+export const HEADER_NAMES = Object.freeze({ roles: ROLE_BY_KEY, titles: ROLE_TITLES });
+
 /** Header cells match without regard to case, spaces, dots, underscores or hyphens. */
 function headerKey(cell: string): string {
   return cell

@@ -89,7 +89,18 @@ export interface ProductResultDocument {
   /** The outputs' keys (each once), indexed: which results list an output. Absent from older results. */
   readonly output_keys?: readonly string[];
   readonly errors: readonly ImageFailure[];
+  /**
+   * Aligned with output_urls: the bytes downloaded and the bytes of the output, each null where not known (an
+   * image a 304 saved before sizes were kept); null where the image failed. Absent from older results.
+   */
+  readonly image_sizes?: readonly (ImageSizes | null)[];
   readonly recorded_at: Date;
+}
+
+/** What one image weighed before and after. */
+export interface ImageSizes {
+  readonly input_bytes: number | null;
+  readonly output_bytes: number | null;
 }
 
 /** An Idempotency-Key in use: its scope (caller and key, hashed) and the request it created. */

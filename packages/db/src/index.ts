@@ -1,6 +1,7 @@
 export { connectDatabase, type Database, isDatabaseUnavailable, openDatabase } from './database.js';
 export {
   type IdempotencyDocument,
+  type ImageSizes,
   type ProductResultDocument,
   productId,
   type RequestDocument,

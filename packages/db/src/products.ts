@@ -9,7 +9,7 @@ import {
 } from '@imgsvc/domain';
 import { MongoServerError } from 'mongodb';
 import type { Database } from './database.js';
-import { type ProductDocument, type ProductResultDocument, productId } from './documents.js';
+import { type ImageSizes, type ProductDocument, type ProductResultDocument, productId } from './documents.js';
 
 const DUPLICATE_KEY = 11000;
 
@@ -43,6 +43,8 @@ export function findProductResult(
 export interface ProductResult {
   readonly outputUrls: readonly (string | null)[];
   readonly errors: readonly ImageFailure[];
+  /** Aligned with outputUrls, when known. */
+  readonly imageSizes?: readonly (ImageSizes | null)[];
 }
 
 /**
@@ -66,6 +68,7 @@ export async function recordProductResult(
         ...new Set(result.outputUrls.map((url) => (url === null ? undefined : outputKeyOf(url)))),
       ].filter((key): key is string => key !== undefined),
       errors: result.errors,
+      ...(result.imageSizes ? { image_sizes: result.imageSizes } : {}),
       recorded_at: now,
     });
     return true;

@@ -8,6 +8,9 @@ export interface ImageSource {
   readonly key: string;
   readonly etag?: string;
   readonly lastModified?: string;
+  /** What the URL's bytes and their output weighed: a 304 later reports the same sizes. */
+  readonly inputBytes?: number;
+  readonly outputBytes?: number;
 }
 
 export interface ImageSources {
@@ -28,7 +31,17 @@ function parseSource(text: string | null): ImageSource | undefined {
     const etag = typeof value.etag === 'string' ? value.etag : undefined;
     const lastModified = typeof value.lastModified === 'string' ? value.lastModified : undefined;
     if (!etag && !lastModified) return undefined;
-    return { key: value.key, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+    const size = (bytes: unknown) =>
+      Number.isSafeInteger(bytes) && (bytes as number) >= 0 ? (bytes as number) : undefined;
+    const inputBytes = size(value.inputBytes);
+    const outputBytes = size(value.outputBytes);
+    return {
+      key: value.key,
+      ...(etag ? { etag } : {}),
+      ...(lastModified ? { lastModified } : {}),
+      ...(inputBytes !== undefined ? { inputBytes } : {}),
+      ...(outputBytes !== undefined ? { outputBytes } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -7,7 +7,13 @@ import type { JobStateRedis } from './scripts.js';
 
 /** What became of one URL of a request: its output, or why it has none. */
 export type ImageOutcome =
-  | { readonly ok: true; readonly outputUrl: string }
+  | {
+      readonly ok: true;
+      readonly outputUrl: string;
+      /** Bytes downloaded, and bytes of the output; absent where not known (a 304, an older outcome). */
+      readonly inputBytes?: number;
+      readonly outputBytes?: number;
+    }
   | { readonly ok: false; readonly failure: ImageFailure };
 
 /** One trip's answer for some URLs of a request: each is known, locked for the caller, or held by another job. */

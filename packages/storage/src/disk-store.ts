@@ -71,20 +71,24 @@ export function createDiskImageStore(directory: string, options: DiskStoreOption
     return current;
   };
 
+  const sizeOf = async (key: string): Promise<number | undefined> => {
+    if (!isImageKey(key)) return undefined;
+    try {
+      const found = await stat(pathOf(key));
+      return found.isFile() ? found.size : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
   return {
     kind: 'disk',
     location: directory,
     directory,
     space,
     checkWritable,
-    async has(key) {
-      if (!isImageKey(key)) return false;
-      try {
-        return (await stat(pathOf(key))).isFile();
-      } catch {
-        return false;
-      }
-    },
+    has: async (key) => (await sizeOf(key)) !== undefined,
+    sizeOf,
     async put(key, data) {
       if (!isImageKey(key)) throw new Error(`invalid image key "${key}"`);
       await checkWritable();

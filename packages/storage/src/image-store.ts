@@ -23,6 +23,8 @@ export interface ImageStore {
   readonly kind: 'disk' | 's3';
   readonly location: string;
   has(key: string): Promise<boolean>;
+  /** The stored image's size in bytes, or undefined when nothing is stored under the key (as `has`). */
+  sizeOf(key: string): Promise<number | undefined>;
   /**
    * Writes the image whole or not at all; writing a key again leaves the same image. Throws StorageUnavailable
    * when the storage cannot take it (below the floor, full, read-only, gone, refusing or not answering).

@@ -90,6 +90,17 @@ export function createS3ImageStore(settings: S3StoreSettings, options: S3StoreOp
     }
   };
 
+  const sizeOf = async (key: string): Promise<number | undefined> => {
+    if (!isImageKey(key)) return undefined;
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+      return head.ContentLength ?? 0;
+    } catch (error) {
+      if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
+      throw asObjectStoreFault(error);
+    }
+  };
+
   return {
     kind: 's3',
     location: `s3://${bucket}/${prefix}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`,
@@ -109,16 +120,8 @@ export function createS3ImageStore(settings: S3StoreSettings, options: S3StoreOp
       }
       await sample.check;
     },
-    async has(key) {
-      if (!isImageKey(key)) return false;
-      try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-        return true;
-      } catch (error) {
-        if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return false;
-        throw asObjectStoreFault(error);
-      }
-    },
+    has: async (key) => (await sizeOf(key)) !== undefined,
+    sizeOf,
     async put(key, data) {
       if (!isImageKey(key)) throw new Error(`invalid image key "${key}"`);
       await send(() =>

@@ -23,8 +23,17 @@ export function escapeHtml(text: string): string {
 }
 
 /** The links of the page, by audience; the same list is the JSON answer for clients that ask for JSON. */
-export function landingLinks(page: LandingPage): Record<'developers' | 'operators', LandingLink[]> {
+export function landingLinks(
+  page: LandingPage,
+): Record<'people' | 'developers' | 'operators', LandingLink[]> {
   return {
+    people: [
+      {
+        href: '/upload',
+        title: 'Upload a catalogue',
+        description: 'Choose a CSV, follow it, download the result',
+      },
+    ],
     developers: [
       { href: '/docs', title: 'API reference', description: 'Every route, tried from the browser' },
       {
@@ -66,13 +75,17 @@ export function renderLandingPage(page: LandingPage): string {
 <link rel="icon" type="image/svg+xml" href="/assets/icon.svg">
 </head>
 <body>
-<header class="site"><div><a class="home" href="/">Image processing service</a><a href="/docs">API reference</a></div></header>
+<header class="site"><div><a class="home" href="/">Image processing service</a><a href="/upload">Upload</a><a href="/docs">API reference</a></div></header>
 <main>
 <h1>Image processing service</h1>
 <p class="lead">Upload a CSV of products and their image URLs. Every image is downloaded, compressed at quality 50 and stored; you follow the progress, download a result CSV with the new image URLs, and can be called back by webhook when it is done.</p>
 
 <h2>Send a catalogue</h2>
 <p>The CSV has three columns, <code>S. No.</code>, <code>Product Name</code> and <code>Input Image Urls</code> (URLs separated by commas).${page.keysRequired ? ' Calls need one of the service’s API keys.' : ''}</p>
+${linkList(links.people)}
+<p>From a terminal, with the command-line client in the service's repository:</p>
+<pre><code>npx imgsvc upload products.csv --wait --out result.csv</code></pre>
+<p>With any HTTP client:</p>
 <pre><code>curl -F file=@products.csv ${base}/api/upload${key}</code></pre>
 <p>The answer names the request; <code>GET /api/status/{id}</code> follows it and <code>GET /api/download/{id}</code> returns the result.</p>
 

@@ -1,23 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { landingLinks, renderLandingPage } from '../pages/landing-page.js';
-import { SITE_ICON, SITE_STYLE } from '../pages/site-style.js';
+import { loadPageAssets } from '../pages/page-assets.js';
 
 /** Whether a client asked for JSON rather than a page (`Accept: application/json`, without text/html). */
 function wantsJson(accept: string | undefined): boolean {
   return accept !== undefined && /\bapplication\/json\b/.test(accept) && !/\btext\/html\b/.test(accept);
 }
 
-/** The pages' own files, with their content types; named by path, revalidated by ETag. */
-const ASSETS = [
-  ['/assets/site.css', 'text/css; charset=utf-8', SITE_STYLE],
-  ['/assets/icon.svg', 'image/svg+xml', SITE_ICON],
-] as const;
-
 /**
- * The landing page at `/` (its links as JSON for clients that ask for JSON), and the stylesheet and icon of
- * the service's pages. All are worked out once: they depend on the configuration only.
+ * The landing page at `/` (its links as JSON for clients that ask for JSON), and the files of the service's
+ * pages (pages/assets/). All are worked out once: they depend on the configuration only.
  */
 export async function landingRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   const { config } = context;
@@ -34,12 +27,15 @@ export async function landingRoutes(app: FastifyInstance, context: ApiContext): 
     if (wantsJson(request.headers.accept)) return reply.type('application/json').send(links);
     return reply.type('text/html; charset=utf-8').send(html);
   });
-  for (const [path, type, body] of ASSETS) {
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    app.get(path, { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => {
-      reply.header('etag', etag).header('cache-control', 'public, max-age=3600');
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-      return reply.type(type).send(body);
-    });
+  for (const [name, asset] of loadPageAssets()) {
+    app.get(
+      `/assets/${name}`,
+      { schema: { hide: true }, config: { access: 'public' } },
+      async (request, reply) => {
+        reply.header('etag', asset.etag).header('cache-control', 'public, max-age=3600');
+        if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+        return reply.type(asset.type).send(asset.body);
+      },
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { findProductResult, recordProductResult } from '@imgsvc/db';
+import { findProductResult, type ImageSizes, recordProductResult } from '@imgsvc/db';
 import { type ImageFailure, productCounts, requestTimedOut } from '@imgsvc/domain';
 import type { ImageOutcome, ImageSource, UrlClaim } from '@imgsvc/job-state';
 import type { Logger } from '@imgsvc/logging';
@@ -14,17 +14,23 @@ async function rememberSources(context: WorkerContext, sources: ReadonlyMap<stri
   });
 }
 
-/** The product's record: one output URL per input URL (null where the image failed), and the failures. */
+/**
+ * The product's record: one output URL per input URL (null where the image failed), the failures, and each
+ * image's sizes.
+ */
 function productResult(urls: readonly string[], outcomes: ReadonlyMap<string, ImageOutcome>, log: Logger) {
   const outputUrls: (string | null)[] = [];
+  const imageSizes: (ImageSizes | null)[] = [];
   const errors: ImageFailure[] = [];
   for (const url of urls) {
     const outcome = outcomes.get(url);
     if (!outcome) throw new Error(`no outcome for ${url}`);
     if (outcome.ok) {
       outputUrls.push(outcome.outputUrl);
+      imageSizes.push({ input_bytes: outcome.inputBytes ?? null, output_bytes: outcome.outputBytes ?? null });
     } else {
       outputUrls.push(null);
+      imageSizes.push(null);
       errors.push(outcome.failure);
       log.info(
         { url: outcome.failure.url, code: outcome.failure.code, reason: outcome.failure.message },
@@ -32,7 +38,7 @@ function productResult(urls: readonly string[], outcomes: ReadonlyMap<string, Im
       );
     }
   }
-  return { outputUrls, errors };
+  return { outputUrls, errors, imageSizes };
 }
 
 /**
