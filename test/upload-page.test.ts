@@ -59,7 +59,9 @@ describe('the upload page', () => {
       STORAGE_DIR: join(folder, 'images'),
       API_KEYS: API_KEY,
       FETCH_ALLOW_NETWORKS: `${PUBLIC_STAND_IN}/32`,
+      // Both products at once: the first finishes while the second's image is held.
       WORKER_CONCURRENCY: '2',
+      WORKER_CONCURRENCY_PER_KEY: '2',
     });
     browser = await launchBrowser({ [HOST]: '127.0.0.1' });
   });
@@ -92,7 +94,7 @@ describe('the upload page', () => {
   it('uploads through the file input, follows progress to 100%, shows the images and downloads the result', async () => {
     const file = await csvFile(
       'catalogue.csv',
-      `${CSV_HEADER}\n1,Canvas tote,"${images.url}/photos/front.jpg, ${images.url}/slow/back.jpg"\n2,Enamel mug,"${images.url}/photos/side.jpg, ${images.url}/photos/missing.jpg"\n`,
+      `${CSV_HEADER}\n1,Canvas tote,"${images.url}/photos/front.jpg, ${images.url}/photos/back.jpg"\n2,Enamel mug,"${images.url}/slow/side.jpg, ${images.url}/photos/missing.jpg"\n`,
     );
     const { page, trouble } = await openPage();
     await page.getByLabel('Webhook URL').fill('');
@@ -100,7 +102,7 @@ describe('the upload page', () => {
     await saveScreenshot(page, 'upload-1-form');
     await page.getByRole('button', { name: 'Upload' }).click();
 
-    // Under way: one image is held by its server.
+    // Under way: the first product done, the second's first image held by its server.
     await page.locator('#progress').waitFor({ state: 'visible' });
     await pollUntil(async () => (held.length > 0 ? true : undefined), {
       timeoutMs: 20_000,
@@ -108,7 +110,7 @@ describe('the upload page', () => {
     });
     await page
       .locator('#progress-text')
-      .filter({ hasText: /images [1-3] of 4/ })
+      .filter({ hasText: /products 1 of 2 · images 2 of 4/ })
       .waitFor();
     await saveScreenshot(page, 'upload-2-progress');
     for (const release of held.splice(0)) release();
@@ -158,7 +160,7 @@ describe('the upload page', () => {
     await saveScreenshot(page, 'upload-4-phone');
     expect(trouble).toEqual({ failedRequests: [], errorAnswers: [], consoleErrors: [] });
     await page.context().close();
-  });
+  }, 90_000);
 
   it("shows a refused file's problems by line and column, and stores nothing", async () => {
     const file = await csvFile(
@@ -183,7 +185,7 @@ describe('the upload page', () => {
     await page.context().close();
   });
 
-  it('checks the header before sending, and sends nothing when a column is missing', async () => {
+  it('checks the header before sending, and sends nothing when a column is missing (sent with the keyboard)', async () => {
     const file = await csvFile('no-urls.csv', 'S. No.,Product Name\n1,Tote\n');
     const { page } = await openPage();
     const uploads: string[] = [];
@@ -191,7 +193,13 @@ describe('the upload page', () => {
       if (request.url().endsWith('/api/upload')) uploads.push(request.url());
     });
     await page.locator('#file').setInputFiles(file);
-    await page.getByRole('button', { name: 'Upload' }).click();
+    // With the keyboard alone: from the key field, Tab reaches the webhook field, then the button; Enter sends.
+    await page.getByLabel('API key').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('webhook-url');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('send');
+    await page.keyboard.press('Enter');
     await page.locator('#message.error').waitFor();
     expect(await page.locator('#message').textContent()).toMatch(/"Input Image Urls" is missing/);
     expect(uploads).toEqual([]);
