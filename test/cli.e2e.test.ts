@@ -12,7 +12,12 @@ import { freePort } from '@imgsvc/local-services';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER } from './support/api.js';
-import { serveFiles, startHttpServer, type TestHttpServer } from './support/http-server.js';
+import {
+  type HeldRequests,
+  serveFilesHolding,
+  startHttpServer,
+  type TestHttpServer,
+} from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { type RunningService, startService } from './support/programs.js';
@@ -54,8 +59,8 @@ describe('the imgsvc command', () => {
   let images: TestHttpServer;
   let service: RunningService;
   let folder: string;
-  /** Held image requests: answered once the test lets them go. */
-  const held: (() => void)[] = [];
+  /** Image requests under /slow/, held until the test lets them go. */
+  let held: HeldRequests;
 
   beforeAll(async () => {
     folder = await mkdtemp(join(tmpdir(), 'imgsvc-cli-'));
@@ -67,14 +72,9 @@ describe('the imgsvc command', () => {
       });
     }
     files.set('/photos/notes.txt', { body: Buffer.from('not an image'), type: 'image/jpeg' });
-    const serve = serveFiles(files);
-    images = await startHttpServer(async (request, response) => {
-      if (request.url?.startsWith('/slow/')) {
-        await new Promise<void>((resolve) => held.push(resolve));
-        request.url = request.url.replace('/slow/', '/photos/');
-      }
-      return serve(request, response);
-    }, PUBLIC_STAND_IN);
+    const holding = serveFilesHolding(files);
+    held = holding.held;
+    images = await startHttpServer(holding.handler, PUBLIC_STAND_IN);
     service = await startService({
       MONGO_URL: testMongoUrl('cli'),
       REDIS_URL: await testRedisUrl(),
@@ -85,7 +85,7 @@ describe('the imgsvc command', () => {
     });
   });
   afterAll(async () => {
-    for (const release of held) release();
+    held?.release();
     await service?.stop();
     await images?.close();
     if (folder) await rm(folder, { recursive: true, force: true });
@@ -175,7 +175,7 @@ describe('the imgsvc command', () => {
   it('leaves the request running on Ctrl-C and says how to follow it again', async () => {
     const file = await catalogue('slow.csv', [`1,Tote,${images.url}/slow/front.jpg`]);
     const cli = startCli(['upload', file, '--wait'], service.apiUrl);
-    await pollUntil(async () => (held.length > 0 ? true : undefined), {
+    await pollUntil(async () => (held.count > 0 ? true : undefined), {
       timeoutMs: 20_000,
       what: 'the image requested',
     });
@@ -184,7 +184,7 @@ describe('the imgsvc command', () => {
     expect(run.code).toBe(130);
     const id = /Accepted: request ([0-9a-f-]{36})/.exec(run.stderr)?.[1] ?? '';
     expect(run.stderr).toContain(`follow it again with: imgsvc watch ${id}`);
-    for (const release of held.splice(0)) release();
+    held.release();
     const watched = await runCli(['watch', id], service.apiUrl);
     expect(watched.code, watched.stderr).toBe(0);
   });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
 
-const PAGES = ['/docs', '/docs/static/index.html', '/health/live'];
+const PAGES = ['/', '/upload', '/docs', '/docs/static/index.html', '/health/live'];
 
 describe.each([
   { scheme: 'http', publicBaseUrl: 'http://imgsvc.test:3000', secure: false },
@@ -29,11 +29,15 @@ describe.each([
     expect(policy).toContain("default-src 'self'");
     expect(policy.includes('upgrade-insecure-requests')).toBe(secure);
     expect(answer.headers.get('strict-transport-security') !== null).toBe(secure);
-    // Nothing from elsewhere: every source is the page's own origin, data: or a keyword.
+    // Nothing from elsewhere: every source is the page's own origin, data: or a keyword; the upload page may
+    // also show images from where output URLs point (PUBLIC_BASE_URL here), and nothing else.
     for (const directive of policy.split(';')) {
-      for (const source of directive.trim().split(/\s+/).slice(1)) {
+      const [name, ...sources] = directive.trim().split(/\s+/);
+      for (const source of sources) {
+        if (path === '/upload' && name === 'img-src' && source === new URL(publicBaseUrl).origin) continue;
         expect(source, directive).toMatch(/^('[a-z-]+'|data:|'sha256-[A-Za-z0-9+/=]+')$/);
       }
     }
+    if (path === '/upload') expect(policy).toContain(`img-src 'self' data: ${new URL(publicBaseUrl).origin}`);
   });
 });

@@ -13,7 +13,12 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER } from './support/api.js';
 import { type Browser, launchBrowser, type Page, saveScreenshot, watchPage } from './support/browser.js';
-import { serveFiles, startHttpServer, type TestHttpServer } from './support/http-server.js';
+import {
+  type HeldRequests,
+  serveFilesHolding,
+  startHttpServer,
+  type TestHttpServer,
+} from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
 import { type RunningService, startService } from './support/programs.js';
@@ -29,8 +34,8 @@ describe('the upload page', () => {
   let browser: Browser;
   let folder: string;
   let origin: string;
-  /** Image requests held until the test has seen the progress under way. */
-  const held: (() => void)[] = [];
+  /** Image requests under /slow/, held until the test lets them go. */
+  let held: HeldRequests;
 
   beforeAll(async () => {
     folder = await mkdtemp(join(tmpdir(), 'upload-page-'));
@@ -41,14 +46,9 @@ describe('the upload page', () => {
         type: 'image/jpeg',
       });
     }
-    const serve = serveFiles(files);
-    images = await startHttpServer(async (request, response) => {
-      if (request.url?.startsWith('/slow/')) {
-        await new Promise<void>((resolve) => held.push(resolve));
-        request.url = request.url.replace('/slow/', '/photos/');
-      }
-      return serve(request, response);
-    }, PUBLIC_STAND_IN);
+    const holding = serveFilesHolding(files);
+    held = holding.held;
+    images = await startHttpServer(holding.handler, PUBLIC_STAND_IN);
     const port = await freePort();
     origin = `http://${HOST}:${port}`;
     service = await startService({
@@ -66,7 +66,7 @@ describe('the upload page', () => {
     browser = await launchBrowser({ [HOST]: '127.0.0.1' });
   });
   afterAll(async () => {
-    for (const release of held) release();
+    held?.release();
     await browser?.close();
     await service?.stop();
     await images?.close();
@@ -104,7 +104,7 @@ describe('the upload page', () => {
 
     // Under way: the first product done, the second's first image held by its server.
     await page.locator('#progress').waitFor({ state: 'visible' });
-    await pollUntil(async () => (held.length > 0 ? true : undefined), {
+    await pollUntil(async () => (held.count > 0 ? true : undefined), {
       timeoutMs: 20_000,
       what: 'held image',
     });
@@ -113,7 +113,7 @@ describe('the upload page', () => {
       .filter({ hasText: /products 1 of 2 · images 2 of 4/ })
       .waitFor();
     await saveScreenshot(page, 'upload-2-progress');
-    for (const release of held.splice(0)) release();
+    held.release();
 
     await page.locator('#progress-bar[value="100"]').waitFor({ timeout: 30_000 });
     await page.locator('#results').waitFor({ state: 'visible' });

@@ -52,6 +52,38 @@ export function serveFiles(files: ReadonlyMap<string, { body: Buffer; type: stri
   };
 }
 
+/** Requests a test holds unanswered, to see what happens while they wait, and then lets go. */
+export interface HeldRequests {
+  /** How many are waiting now. */
+  readonly count: number;
+  release(): void;
+}
+
+/**
+ * Serves fixed bodies like serveFiles, but a path under /slow/ is held until `release()`, then answered with
+ * the same file under /photos/.
+ */
+export function serveFilesHolding(files: ReadonlyMap<string, { body: Buffer; type: string }>) {
+  const waiting: (() => void)[] = [];
+  const serve = serveFiles(files);
+  const held: HeldRequests = {
+    get count() {
+      return waiting.length;
+    },
+    release() {
+      for (const answer of waiting.splice(0)) answer();
+    },
+  };
+  const handler = async (request: IncomingMessage, response: ServerResponse) => {
+    if (request.url?.startsWith('/slow/')) {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      request.url = request.url.replace('/slow/', '/photos/');
+    }
+    serve(request, response);
+  };
+  return { handler, held };
+}
+
 export async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
