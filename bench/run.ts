@@ -28,6 +28,8 @@ import { benchImageSet } from './image-set.js';
 import { measureIngestion } from './ingest.js';
 import { type LimitResult, measureSharpLimit } from './limit.js';
 import { ensurePillow, MATCHED_SETTINGS, measurePillow, type PillowResult } from './peer-pillow.js';
+import { ensureSeedStack } from './peer-seed-stack.js';
+import { compareWithSeedStack, type SeedComparison } from './seed-comparison.js';
 import { measureStatusLoad } from './status-load.js';
 import { measureUploadMemory } from './upload-memory.js';
 import {
@@ -181,6 +183,21 @@ try {
   const baseline = baselineEntry ? measured(baselineEntry) : undefined;
   const pipeline = scaleOut[0];
   if (!limit || !pipeline) throw new Error('a measurement is missing');
+  // The seed's stack end to end, with images answered at once and 100 ms late (as remote hosts answer).
+  let seedStack: { immediate: SeedComparison; latency: SeedComparison } | undefined;
+  if (await ensureSeedStack(log)) {
+    const seedImages = images.slice(0, quick ? 12 : 60);
+    const seedRounds = quick ? 1 : 2;
+    seedStack = {
+      immediate: await compareWithSeedStack(connections, services.pids, seedImages, 0, seedRounds, log),
+      latency: await compareWithSeedStack(connections, services.pids, seedImages, 100, seedRounds, log),
+    };
+    phase('seed_stack');
+  } else {
+    log(
+      "the seed stack's packages could not be had (python3-fastapi, python3-celery…): its comparison is skipped",
+    );
+  }
   const recovery = quick ? undefined : await measureRecovery(connections(), images);
   if (recovery) phase('recovery');
 
@@ -235,6 +252,25 @@ try {
       ? ratio(pipeline.images_per_second, pillow.defaults.images_per_second)
       : null,
     repeat_vs_first: ratio(pipeline.repeat.images_per_second, pipeline.images_per_second),
+    cpu_ms_per_image: seedStack?.immediate.service.cheapest.cpu_ms_per_image ?? null,
+    pipeline_vs_seed_stack: seedStack
+      ? ratio(
+          seedStack.immediate.service.fastest.images_per_second,
+          seedStack.immediate.seed_stack.fastest.images_per_second,
+        )
+      : null,
+    pipeline_vs_seed_stack_latency: seedStack
+      ? ratio(
+          seedStack.latency.service.fastest.images_per_second,
+          seedStack.latency.seed_stack.fastest.images_per_second,
+        )
+      : null,
+    cpu_vs_seed_stack: seedStack
+      ? ratio(
+          seedStack.immediate.service.cheapest.cpu_ms_per_image,
+          seedStack.immediate.seed_stack.cheapest.cpu_ms_per_image,
+        )
+      : null,
     status_vs_bare: ratio(status.finished.requests_per_second, status.bare.requests_per_second),
     status_running_vs_bare: ratio(status.running.requests_per_second, status.bare.requests_per_second),
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
@@ -358,6 +394,10 @@ try {
         ] as [string, string][])
       : []),
     ['repeat_vs_first (target >= 5)', String(summary.repeat_vs_first)],
+    ['cpu_ms_per_image, all service processes (target <= 42)', String(summary.cpu_ms_per_image)],
+    ['pipeline_vs_seed_stack, images at once (target >= 1.2)', String(summary.pipeline_vs_seed_stack)],
+    ['pipeline_vs_seed_stack_latency, 100 ms (target >= 2)', String(summary.pipeline_vs_seed_stack_latency)],
+    ['cpu_vs_seed_stack (target <= 0.7)', String(summary.cpu_vs_seed_stack)],
     ['status_vs_bare, finished request (target >= 0.5)', String(summary.status_vs_bare)],
     ['status_running_vs_bare (target >= 0.5)', String(summary.status_running_vs_bare)],
   ];
@@ -386,6 +426,7 @@ try {
     limit,
     pillow,
     scale_out: scaleOut,
+    seed_stack: seedStack,
     baseline: baseline ? { source: baselineSource, root: baselineRoot, ...baseline } : undefined,
     s3: inBucket ? { store: objectStore?.description.split(' (')[0], ...inBucket } : undefined,
     recovery,

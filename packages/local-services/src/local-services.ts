@@ -33,6 +33,8 @@ export interface LocalServices {
   /** What was used, for the log: "given", or which server was found or started. */
   readonly mongo: string;
   readonly redis: string;
+  /** The servers' processes, when they run on this machine (the benchmark reads their CPU time). */
+  readonly pids: { readonly mongo?: number; readonly redis?: number };
   /** Stops every server that was started here, and only those. */
   stop(): Promise<void>;
 }
@@ -135,6 +137,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     redisUrl: redis.url,
     mongo: mongo.description,
     redis: redis.description,
+    pids: { mongo: mongo.pid, redis: redis.pid },
     async stop() {
       await Promise.allSettled([mongo.stop(), redis.stop()]);
     },

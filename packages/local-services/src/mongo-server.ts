@@ -39,6 +39,7 @@ async function startAndWait(
       return {
         url: `mongodb://127.0.0.1:${adopted.port}`,
         description: `${describe(adopted.port)} (data in ${dataDir}, pid ${adopted.pid}, reused)`,
+        pid: adopted.pid,
         stop: async () => {
           await stopServerProcess(adopted.pid, 10_000);
           await releaseDataFolder(dataDir);
@@ -66,6 +67,7 @@ async function startAndWait(
   return {
     url: `mongodb://127.0.0.1:${port}`,
     description: `${describe(port)} (data in ${dataDir}, pid ${server.child.pid})`,
+    ...(server.child.pid ? { pid: server.child.pid } : {}),
     stop: async () => {
       await server.stop(10_000);
       if (owned) await releaseDataFolder(dataDir);

@@ -52,6 +52,7 @@ export async function startRedisServer(
       return {
         url: `redis://127.0.0.1:${adopted.port}`,
         description: `redis-server ${binary} on 127.0.0.1:${adopted.port} (data in ${dataDir}, pid ${adopted.pid}, reused)`,
+        pid: adopted.pid,
         stop: async () => {
           await stopServerProcess(adopted.pid, 5000);
           await releaseDataFolder(dataDir);
@@ -102,6 +103,7 @@ export async function startRedisServer(
   return {
     url: `redis://127.0.0.1:${port}`,
     description: `redis-server ${binary} on 127.0.0.1:${port} (data in ${dataDir}, pid ${server.child.pid})`,
+    ...(server.child.pid ? { pid: server.child.pid } : {}),
     stop: async () => {
       await server.stop();
       if (owned) await releaseDataFolder(dataDir);
