@@ -167,6 +167,8 @@ describe('the imgsvc command', () => {
     const unknown = await runCli(['status', '00000000-0000-4000-8000-000000000000'], service.apiUrl);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/request_not_found/);
+    const version = await runCli(['--version'], service.apiUrl);
+    expect([version.code, version.stdout]).toEqual([0, '0.1.0\n']);
     const usage = await runCli(['upload'], service.apiUrl);
     expect(usage.code).toBe(1);
     expect(usage.stderr).toMatch(/missing required argument 'file'/);

@@ -2,6 +2,7 @@
  * imgsvc: the service from a terminal or a script. Uploads a product CSV, follows it live, downloads its
  * result and says how it went in its exit status (src/summary.ts: EXIT).
  */
+import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import {
@@ -18,6 +19,7 @@ import { progressView } from './progress.js';
 import { EXIT, exitCodeOf, summaryLines } from './summary.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:3000';
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 interface GlobalOptions {
   readonly url: string;
@@ -138,6 +140,7 @@ function httpUrl(value: string): string {
 export function cliProgram(): Command {
   const program = new Command('imgsvc')
     .description('Upload product CSVs to the image service, follow them and download their results.')
+    .version(version)
     .addOption(
       new Option('--url <url>', 'the service').env('IMGSVC_URL').default(DEFAULT_URL).argParser(httpUrl),
     )
