@@ -87,18 +87,7 @@ export async function pipelineHarness(
     if (delayMs > 0) setTimeout(send, delayMs);
     else send();
   });
-  // Finished requests announce themselves here: waiting costs the API and the machine nothing meanwhile.
-  const announced = new Set<string>();
-  const waiters = new Map<string, () => void>();
-  const receiver = await startHttpServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    response.end();
-    const event = JSON.parse(Buffer.concat(chunks).toString()) as { data: { request_id: string } };
-    const id = event.data.request_id;
-    announced.add(id);
-    waiters.get(id)?.();
-  });
+  const finishLine = await startFinishLine();
   const environment = {
     MONGO_URL: `${connections.mongoUrl}/${database}`,
     REDIS_URL: connections.redisUrl,
@@ -129,30 +118,16 @@ export async function pipelineHarness(
       return worker;
     },
     async upload(urls) {
-      const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
-      const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
       const response = await fetch(`${apiUrl}/api/upload`, {
         method: 'POST',
-        body: csvForm(csv, { webhook_url: `${receiver.url}/finished` }),
+        body: csvForm(catalogueCsv(urls), { webhook_url: finishLine.url }),
       });
       if (response.status !== 202)
         throw new Error(`upload answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { request_id: string }).request_id;
     },
     async waitFor(id, done, timeoutMs) {
-      if (!announced.has(id)) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            waiters.delete(id);
-            reject(new Error(`no webhook for request ${id} within ${timeoutMs} ms`));
-          }, timeoutMs);
-          waiters.set(id, () => {
-            clearTimeout(timer);
-            waiters.delete(id);
-            resolve();
-          });
-        });
-      }
+      await finishLine.finished(id, timeoutMs);
       const response = await fetch(`${apiUrl}/api/status/${id}`);
       const status = (await response.json()) as StatusBody;
       if (!done(status)) throw new Error(`request ${id} finished as ${JSON.stringify(status)}`);
@@ -169,9 +144,60 @@ export async function pipelineHarness(
       await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
       await api.stop('SIGKILL');
       await server.close();
-      await receiver.close();
+      await finishLine.close();
       await rm(workDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The CSV of one product per cell list, numbered from 1. */
+export function catalogueCsv(urls: readonly (readonly string[])[]): string {
+  const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
+  return ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
+}
+
+/**
+ * A webhook receiver at which finished requests announce themselves: waiting for one costs the service and
+ * the machine nothing meanwhile, as for a client that does not poll.
+ */
+export async function startFinishLine(): Promise<{
+  readonly url: string;
+  /** Resolves once the request's webhook came (at once if it already did). */
+  finished(id: string, timeoutMs: number, context?: () => string): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const announced = new Set<string>();
+  const waiters = new Map<string, () => void>();
+  const receiver = await startHttpServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    response.end();
+    const event = JSON.parse(Buffer.concat(chunks).toString()) as { data: { request_id: string } };
+    const id = event.data.request_id;
+    announced.add(id);
+    waiters.get(id)?.();
+  });
+  return {
+    url: `${receiver.url}/finished`,
+    async finished(id, timeoutMs, context) {
+      if (announced.has(id)) return;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(id);
+          reject(
+            new Error(
+              `no webhook for request ${id} within ${timeoutMs} ms${context ? `\n${context()}` : ''}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.set(id, () => {
+          clearTimeout(timer);
+          waiters.delete(id);
+          resolve();
+        });
+      });
+    },
+    close: () => receiver.close(),
   };
 }
 

@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 import { readMachineEnvironment } from '@imgsvc/config';
 import { freePort } from '@imgsvc/local-services';
 import { csvForm } from '../test/support/api.js';
-import { startHttpServer } from '../test/support/http-server.js';
 import { pollUntil } from '../test/support/poll.js';
+import { catalogueCsv, startFinishLine } from './harness.js';
 
 const run = promisify(execFile);
 const PEER_DIR = join(import.meta.dirname, 'peers', 'seed-stack');
@@ -100,17 +100,7 @@ export async function startSeedStack(
     STORAGE_DIR: storage,
     PUBLIC_BASE_URL: apiUrl,
   };
-  const announced = new Set<string>();
-  const waiters = new Map<string, () => void>();
-  const receiver = await startHttpServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    response.end();
-    const id = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { request_id: string } }).data
-      .request_id;
-    announced.add(id);
-    waiters.get(id)?.();
-  });
+  const finishLine = await startFinishLine();
   const api = startPython(
     ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning'],
     environment,
@@ -137,7 +127,7 @@ export async function startSeedStack(
         await once(program.child, 'exit');
       }
     }
-    await receiver.close();
+    await finishLine.close();
     await rm(workDir, { recursive: true, force: true });
   };
   try {
@@ -164,34 +154,16 @@ export async function startSeedStack(
     apiUrl,
     pids: [api.child.pid, worker.child.pid].filter((pid): pid is number => pid !== undefined),
     async upload(urls) {
-      const rows = urls.map((cell, index) => `${index + 1},Product ${index + 1},"${cell.join(', ')}"`);
-      const csv = ['S. No.,Product Name,Input Image Urls', ...rows].join('\n');
       const answer = await fetch(`${apiUrl}/api/upload`, {
         method: 'POST',
-        body: csvForm(csv, { webhook_url: `${receiver.url}/finished` }),
+        body: csvForm(catalogueCsv(urls), { webhook_url: finishLine.url }),
       });
       if (answer.status !== 202)
         throw new Error(`the seed upload answered ${answer.status}: ${await answer.text()}`);
       return ((await answer.json()) as { request_id: string }).request_id;
     },
     async waitFor(id, timeoutMs) {
-      if (!announced.has(id)) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            waiters.delete(id);
-            reject(
-              new Error(
-                `no webhook from the seed stack for ${id} within ${timeoutMs} ms\n${worker.output()}`,
-              ),
-            );
-          }, timeoutMs);
-          waiters.set(id, () => {
-            clearTimeout(timer);
-            waiters.delete(id);
-            resolve();
-          });
-        });
-      }
+      await finishLine.finished(id, timeoutMs, () => worker.output());
       return (await (await fetch(`${apiUrl}/api/status/${id}`)).json()) as {
         status: string;
         completion_percentage: number;
