@@ -27,7 +27,7 @@ export interface IngestResult {
  * What a worker would have left: one result per product with an output URL for each input URL, as the API
  * serves outputs (a content key under /images/), then the request completed with its counts.
  */
-async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): Promise<number> {
+async function finishAsAWorkerWould(db: Database, id: string, rows: number, apiUrl: string): Promise<number> {
   const now = new Date();
   let batch: ProductResultDocument[] = [];
   let products = 0;
@@ -36,7 +36,7 @@ async function finishAsAWorkerWould(db: Database, id: string, apiUrl: string): P
     if (batch.length > 0) await db.results.insertMany(batch, { ordered: false });
     batch = [];
   };
-  for await (const product of productInputsFrom(db, id, 1)) {
+  for await (const product of productInputsFrom(db, id, 1, rows)) {
     batch.push({
       _id: productId(id, product.row),
       request_id: id,
@@ -100,7 +100,7 @@ export async function measureIngestion(
     const db = await connectDatabase(connections.mongoUrl, 'bench');
     let images: number;
     try {
-      images = await finishAsAWorkerWould(db, id, url);
+      images = await finishAsAWorkerWould(db, id, rows, url);
     } finally {
       await db.close();
     }

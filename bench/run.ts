@@ -30,6 +30,7 @@ import { type LimitResult, measureSharpLimit } from './limit.js';
 import { ensurePillow, MATCHED_SETTINGS, measurePillow, type PillowResult } from './peer-pillow.js';
 import { ensureSeedStack } from './peer-seed-stack.js';
 import { compareWithSeedStack, type SeedComparison } from './seed-comparison.js';
+import { measureSmallRequests } from './small-requests.js';
 import { measureStatusLoad } from './status-load.js';
 import { measureUploadMemory } from './upload-memory.js';
 import {
@@ -184,11 +185,13 @@ try {
   const pipeline = scaleOut[0];
   if (!limit || !pipeline) throw new Error('a measurement is missing');
   // The seed's stack end to end, with images answered at once and 100 ms late (as remote hosts answer).
-  let seedStack: { immediate: SeedComparison; latency: SeedComparison } | undefined;
+  let seedStack: { immediate: SeedComparison; latency: SeedComparison; codec: LimitResult } | undefined;
   if (await ensureSeedStack(log)) {
     const seedImages = images.slice(0, quick ? 12 : 60);
     const seedRounds = quick ? 1 : 2;
     seedStack = {
+      // The codec alone on the same images: what the service's CPU per image is measured against.
+      codec: await measureSharpLimit(seedImages, QUALITY, 2),
       immediate: await compareWithSeedStack(connections, services.pids, seedImages, 0, seedRounds, log),
       latency: await compareWithSeedStack(connections, services.pids, seedImages, 100, seedRounds, log),
     };
@@ -200,6 +203,16 @@ try {
   }
   const recovery = quick ? undefined : await measureRecovery(connections(), images);
   if (recovery) phase('recovery');
+
+  log('many small requests, then again with a history stored');
+  const smallRequests = await measureSmallRequests(
+    connections(),
+    quick
+      ? { requests: 100, history: 2000, deadlineMs: 120_000 }
+      : { requests: 300, history: 10_000, deadlineMs: 240_000 },
+    log,
+  );
+  phase('small_requests');
 
   log('status under load');
   const status = await measureStatusLoad(connections(), quick ? 2 : 3, log);
@@ -253,6 +266,10 @@ try {
       : null,
     repeat_vs_first: ratio(pipeline.repeat.images_per_second, pipeline.images_per_second),
     cpu_ms_per_image: seedStack?.immediate.service.cheapest.cpu_ms_per_image ?? null,
+    codec_cpu_ms_per_image: seedStack?.codec.cpu_ms_per_image ?? null,
+    overhead_ratio: seedStack
+      ? ratio(seedStack.immediate.service.cheapest.cpu_ms_per_image, seedStack.codec.cpu_ms_per_image)
+      : null,
     pipeline_vs_seed_stack: seedStack
       ? ratio(
           seedStack.immediate.service.fastest.images_per_second,
@@ -275,6 +292,13 @@ try {
     status_running_vs_bare: ratio(status.running.requests_per_second, status.bare.requests_per_second),
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
     ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
+    download_100k_seconds: ingest.rows === 100_000 ? ingest.download_seconds : null,
+    small_requests_per_second: smallRequests.fresh.requests_per_second,
+    small_requests_history_ratio: smallRequests.history_ratio,
+    small_requests_upload_p99_ms: Math.max(
+      smallRequests.fresh.upload_p99_ms,
+      smallRequests.with_history.upload_p99_ms,
+    ),
     upload_memory_4x_max_mb: uploadMemory?.api_rss_growth_mb ?? null,
     fairness_behind_backlog_ms: fairness.behind_backlog_ms,
     fairness_behind_vs_alone: ratio(fairness.behind_backlog_ms, fairness.alone_ms),
@@ -347,6 +371,16 @@ try {
           ['recovery after SIGKILL (s)', `${recovery.recovery_seconds} (${recovery.jobs_held} jobs held)`],
         ] as [string, string][])
       : []),
+    ...(['fresh', 'with_history'] as const).map((pass): [string, string] => {
+      const measured = smallRequests[pass];
+      const refused = Object.entries(measured.refused)
+        .map(([answer, count]) => `${count}x ${answer}`)
+        .join(', ');
+      return [
+        `small requests: ${measured.requests} of ${smallRequests.rows_per_request} products, ${smallRequests.in_flight} in flight, ${measured.stored_before} stored before (req/s)`,
+        `${measured.requests_per_second} (${measured.completed} done in ${measured.seconds} s; upload p99 ${measured.upload_p99_ms} ms; upload to webhook p50 ${measured.completion_p50_ms} ms, first ${measured.first_completed_ms} ms; retried: ${refused || 'none'})`,
+      ];
+    }),
     [
       'status: finished request, from the API cache (req/s, p99 ms)',
       `${status.finished.requests_per_second}, ${status.finished.p99_ms}`,
@@ -398,6 +432,15 @@ try {
     ['pipeline_vs_seed_stack, images at once (target >= 1.2)', String(summary.pipeline_vs_seed_stack)],
     ['pipeline_vs_seed_stack_latency, 100 ms (target >= 2)', String(summary.pipeline_vs_seed_stack_latency)],
     ['cpu_vs_seed_stack (target <= 0.7)', String(summary.cpu_vs_seed_stack)],
+    [
+      `overhead_ratio: service CPU per image over the codec's (${summary.codec_cpu_ms_per_image} ms) (target <= 1.05)`,
+      String(summary.overhead_ratio),
+    ],
+    ['small_requests_per_second (target >= 20)', String(summary.small_requests_per_second)],
+    [
+      `small_requests_history_ratio, ${smallRequests.history} stored (target >= 0.8)`,
+      String(summary.small_requests_history_ratio),
+    ],
     ['status_vs_bare, finished request (target >= 0.5)', String(summary.status_vs_bare)],
     ['status_running_vs_bare (target >= 0.5)', String(summary.status_running_vs_bare)],
   ];
@@ -432,6 +475,7 @@ try {
     recovery,
     status,
     ingest,
+    small_requests: smallRequests,
     upload_memory: uploadMemory,
     fairness,
     fetching,

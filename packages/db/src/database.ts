@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Collection,
   MongoClient,
+  type MongoClientOptions,
   MongoError,
   MongoNetworkError,
   MongoOperationTimeoutError,
@@ -56,8 +57,9 @@ function databaseFor(client: MongoClient, url: string): Database {
   };
 }
 
-function clientFor(url: string, appName: string): MongoClient {
+function clientFor(url: string, appName: string, extra: MongoClientOptions = {}): MongoClient {
   return new MongoClient(url, {
+    ...extra,
     appName,
     serverSelectionTimeoutMS: 5000,
     connectTimeoutMS: 5000,
@@ -67,9 +69,16 @@ function clientFor(url: string, appName: string): MongoClient {
   });
 }
 
-/** Connects and makes sure the indexes exist; fails if the server cannot be reached. */
-export async function connectDatabase(url: string, appName: string): Promise<Database> {
-  const client = clientFor(url, appName);
+/**
+ * Connects and makes sure the indexes exist; fails if the server cannot be reached. `extra` adds the driver's
+ * options (tests watch the commands sent with `monitorCommands`).
+ */
+export async function connectDatabase(
+  url: string,
+  appName: string,
+  extra: MongoClientOptions = {},
+): Promise<Database> {
+  const client = clientFor(url, appName, extra);
   await client.connect();
   const database = databaseFor(client, url);
   await ensureIndexes(database);

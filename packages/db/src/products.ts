@@ -13,17 +13,49 @@ import { type ImageSizes, type ProductDocument, type ProductResultDocument, prod
 
 const DUPLICATE_KEY = 11000;
 
+/**
+ * Requests of at most this many products are read a product at a time by key rather than by a filter on
+ * `request_id`: a filter on anything but `_id` makes FerretDB on SQLite read the whole collection, which grows
+ * with every request ever stored, while a read by key costs the same whatever the history. A larger request is
+ * read in one filtered pass, whose cost its many rows share.
+ */
+export const KEYED_READ_ROWS = 1000;
+/** Reads by key in flight at once. */
+const KEYED_READ_CONCURRENCY = 50;
+
+/** The rows first..last in chunks of reads by key, in row order; the absent ones skipped. */
+async function* readRowsByKey<T>(
+  first: number,
+  last: number,
+  read: (row: number) => Promise<T | null>,
+): AsyncIterable<T> {
+  for (let from = first; from <= last; from += KEYED_READ_CONCURRENCY) {
+    const rows = Array.from(
+      { length: Math.min(KEYED_READ_CONCURRENCY, last - from + 1) },
+      (_, i) => from + i,
+    );
+    for (const found of await Promise.all(rows.map(read))) if (found !== null) yield found;
+  }
+}
+
 /** The inputs of a request's products from a row on, in row order (for fanning out their jobs). */
 export function productInputsFrom(
   db: Database,
   requestId: string,
   fromRow: number,
+  totalProducts: number,
 ): AsyncIterable<Pick<ProductDocument, 'row' | 'input_urls'>> {
+  const projection = { _id: 0, row: 1, input_urls: 1 } as const;
+  if (totalProducts - fromRow < KEYED_READ_ROWS) {
+    return readRowsByKey(fromRow, totalProducts, (row) =>
+      db.products.findOne<Pick<ProductDocument, 'row' | 'input_urls'>>(
+        { _id: productId(requestId, row) },
+        { projection },
+      ),
+    );
+  }
   return db.products
-    .find(
-      { request_id: requestId, row: { $gte: fromRow } },
-      { projection: { _id: 0, row: 1, input_urls: 1 } },
-    )
+    .find({ request_id: requestId, row: { $gte: fromRow } }, { projection })
     .sort({ row: 1 })
     .batchSize(1000);
 }
@@ -78,18 +110,27 @@ export async function recordProductResult(
   }
 }
 
-/** The results already recorded among the given rows of a request (a rerun's fan-out skips them). */
-export function recordedResults(
+/** The results already recorded among the given rows of a request (a rerun's fan-out skips them), by key. */
+export async function recordedResults(
   db: Database,
   requestId: string,
   rows: readonly number[],
 ): Promise<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>[]> {
-  return db.results
-    .find(
-      { _id: { $in: rows.map((row) => productId(requestId, row)) } },
-      { projection: { _id: 0, row: 1, output_urls: 1, errors: 1 } },
-    )
-    .toArray();
+  const recorded: Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>[] = [];
+  for (let index = 0; index < rows.length; index += KEYED_READ_CONCURRENCY) {
+    const found = await Promise.all(
+      rows
+        .slice(index, index + KEYED_READ_CONCURRENCY)
+        .map((row) =>
+          db.results.findOne<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>>(
+            { _id: productId(requestId, row) },
+            { projection: { _id: 0, row: 1, output_urls: 1, errors: 1 } },
+          ),
+        ),
+    );
+    for (const result of found) if (result) recorded.push(result);
+  }
+  return recorded;
 }
 
 export interface ProductWithResult {
@@ -99,10 +140,19 @@ export interface ProductWithResult {
 }
 
 /**
- * The products of a request in CSV order with their results, read from two cursors sorted by id (ids sort in
- * row order) and joined as they stream, so memory stays flat whatever the size.
+ * The products of a request in CSV order with their results. A small request's are read by key; a larger
+ * one's from two cursors sorted by id (ids sort in row order) and joined as they stream, so memory stays flat
+ * whatever the size.
  */
-export async function* productsInOrder(db: Database, requestId: string): AsyncIterable<ProductWithResult> {
+export async function* productsInOrder(
+  db: Database,
+  requestId: string,
+  totalProducts: number,
+): AsyncIterable<ProductWithResult> {
+  if (totalProducts <= KEYED_READ_ROWS) {
+    yield* readRowsByKey(1, totalProducts, (row) => productWithResult(db, requestId, row));
+    return;
+  }
   const results = db.results
     .find({ request_id: requestId })
     .sort({ _id: 1 })
@@ -117,22 +167,27 @@ export async function* productsInOrder(db: Database, requestId: string): AsyncIt
   await results.return?.();
 }
 
+/** A product with its result, each read by its primary key; null when there is no such product. */
+async function productWithResult(
+  db: Database,
+  requestId: string,
+  row: number,
+): Promise<ProductWithResult | null> {
+  const [product, result] = await Promise.all([
+    findProduct(db, requestId, row),
+    findProductResult(db, requestId, row),
+  ]);
+  return product ? { product, result } : null;
+}
+
 /** The products of the given rows with their results, in row order, each read by its primary key. */
 export async function productsByRows(
   db: Database,
   requestId: string,
   rows: readonly number[],
 ): Promise<ProductWithResult[]> {
-  const found = await Promise.all(
-    rows.map(async (row) => {
-      const [product, result] = await Promise.all([
-        findProduct(db, requestId, row),
-        findProductResult(db, requestId, row),
-      ]);
-      return product ? { product, result } : undefined;
-    }),
-  );
-  return found.filter((entry): entry is ProductWithResult => entry !== undefined);
+  const found = await Promise.all(rows.map((row) => productWithResult(db, requestId, row)));
+  return found.filter((entry): entry is ProductWithResult => entry !== null);
 }
 
 /**
@@ -155,10 +210,17 @@ export async function tallyProducts(
       failureCodes: result.errors.map((failure) => failure.code),
     });
   };
-  for await (const result of db.results.find(
-    { request_id: requestId },
-    { projection: { row: 1, output_urls: 1, 'errors.code': 1 } },
-  )) {
+  const projection = { row: 1, output_urls: 1, 'errors.code': 1 } as const;
+  const results: AsyncIterable<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>> =
+    totalProducts <= KEYED_READ_ROWS
+      ? readRowsByKey(1, totalProducts, (row) =>
+          db.results.findOne<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>>(
+            { _id: productId(requestId, row) },
+            { projection },
+          ),
+        )
+      : db.results.find({ request_id: requestId }, { projection });
+  for await (const result of results) {
     recorded.add(result.row);
     count(result);
   }
@@ -187,9 +249,13 @@ export async function tallyProducts(
  * (in order, a repeated one repeated), renumbered from 1: what a retry of the request processes. A product
  * without a result (its job gave up) failed as a whole.
  */
-export async function failedProducts(db: Database, requestId: string): Promise<ProductInput[]> {
+export async function failedProducts(
+  db: Database,
+  requestId: string,
+  totalProducts: number,
+): Promise<ProductInput[]> {
   const failed: ProductInput[] = [];
-  for await (const { product, result } of productsInOrder(db, requestId)) {
+  for await (const { product, result } of productsInOrder(db, requestId, totalProducts)) {
     const urls = product.input_urls.filter((_, index) => !result || result.output_urls[index] === null);
     if (urls.length === 0) continue;
     failed.push({

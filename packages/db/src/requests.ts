@@ -181,47 +181,59 @@ export async function findRequest(db: Database, id: string): Promise<RequestDocu
   return found?.deleted_at ? null : found;
 }
 
+/*
+ * A request changes state by a read by key and a write by key, never by a filter on another field: any other
+ * filter makes FerretDB on SQLite read every request ever stored, so each request would cost more than the one
+ * before. Each change has one writer at a time (the request's fan-out job, its completion job, or the
+ * reconciler once those gave up), so nothing changes the status between the read and the write.
+ */
+
+/** The request's status, read by key; null when there is no such request. */
+async function statusOf(db: Database, id: string): Promise<RequestDocument['status'] | null> {
+  const found = await db.requests.findOne({ _id: id }, { projection: { status: 1 } });
+  return found?.status ?? null;
+}
+
+const isUnfinished = (status: RequestDocument['status'] | null) =>
+  status !== null && UNFINISHED_STATUSES.includes(status);
+
 /** pending → in_progress; a no-op for a request already started or finished. */
 export async function markRequestInProgress(db: Database, id: string, now = new Date()): Promise<void> {
+  if ((await statusOf(db, id)) !== 'pending') return;
   await db.requests.updateOne(
-    { _id: id, status: 'pending' },
+    { _id: id },
     { $set: { status: 'in_progress', started_at: now, updated_at: now } },
   );
 }
 
+/** Completes an unfinished request with its counts; false when it had already finished (or is unknown). */
 export async function markRequestCompleted(
   db: Database,
   id: string,
   counts: RequestCounts,
   now = new Date(),
 ): Promise<boolean> {
-  const result = await db.requests.updateOne(
-    { _id: id, status: { $in: [...UNFINISHED_STATUSES] } },
-    {
-      $set: { status: 'completed', counts, finished_at: now, updated_at: now },
-    },
+  if (!isUnfinished(await statusOf(db, id))) return false;
+  await db.requests.updateOne(
+    { _id: id },
+    { $set: { status: 'completed', counts, finished_at: now, updated_at: now } },
   );
-  return result.modifiedCount === 1;
+  return true;
 }
 
+/** Fails an unfinished request with the reason its owner reads; false when it had already finished. */
 export async function markRequestFailed(
   db: Database,
   id: string,
   message: string,
   now = new Date(),
 ): Promise<boolean> {
-  const result = await db.requests.updateOne(
-    { _id: id, status: { $in: [...UNFINISHED_STATUSES] } },
-    {
-      $set: {
-        status: 'failed',
-        error_message: message,
-        finished_at: now,
-        updated_at: now,
-      },
-    },
+  if (!isUnfinished(await statusOf(db, id))) return false;
+  await db.requests.updateOne(
+    { _id: id },
+    { $set: { status: 'failed', error_message: message, finished_at: now, updated_at: now } },
   );
-  return result.modifiedCount === 1;
+  return true;
 }
 
 /**
@@ -251,7 +263,10 @@ export async function updateWebhookDelivery(
 ): Promise<void> {
   const fields: Record<string, unknown> = { updated_at: now };
   for (const [key, value] of Object.entries(delivery)) fields[`webhook.${key}`] = value;
-  await db.requests.updateOne({ _id: id, webhook: { $ne: null } }, { $set: fields });
+  // Read and written by key (see markRequestInProgress); only the request's webhook job writes these fields.
+  const found = await db.requests.findOne({ _id: id }, { projection: { webhook: 1 } });
+  if (!found?.webhook) return;
+  await db.requests.updateOne({ _id: id }, { $set: fields });
 }
 
 /**

@@ -34,7 +34,7 @@ export async function retryRequest(
   webhookUrl: string | null,
 ): Promise<RetryOutcome> {
   const { db } = connections;
-  const products = await failedProducts(db, original._id);
+  const products = await failedProducts(db, original._id, original.totals.products);
   if (products.length === 0) return { retried: false, reason: 'nothing_failed' };
   const retryId = randomUUID();
   if (!(await claimRetry(db, original._id, retryId))) {

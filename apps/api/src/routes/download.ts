@@ -59,10 +59,17 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
           .header('cache-control', 'no-store')
           .header('vary', 'accept')
           .send(
-            resultJsonStream(found, productsInOrder(context.db, found._id), context.config.publicBaseUrl),
+            resultJsonStream(
+              found,
+              productsInOrder(context.db, found._id, found.totals.products),
+              context.config.publicBaseUrl,
+            ),
           );
       }
-      const csv = resultCsvStream(found.columns, asResultProducts(productsInOrder(context.db, found._id)));
+      const csv = resultCsvStream(
+        found.columns,
+        asResultProducts(productsInOrder(context.db, found._id, found.totals.products)),
+      );
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="result-${found._id}.csv"`)

@@ -31,6 +31,8 @@ export async function processImages(
   const request = await findRequest(context.db, requestId);
   if (!request) return 'request not found';
   if (isFinished(request.status)) return `already ${request.status}`;
+  // A pending request has never been fanned out, so none of its products can have a result yet.
+  const fresh = request.status === 'pending';
   await markRequestInProgress(context.db, requestId);
 
   const total = request.totals.products;
@@ -47,11 +49,13 @@ export async function processImages(
       if (batch.length === 0) return;
       // Products already recorded (a fan-out queued again after Redis lost its data) are not processed again:
       // their record is counted into the live progress, which is rebuilt from MongoDB that way.
-      const recorded = await recordedResults(
-        context.db,
-        requestId,
-        batch.map((entry) => entry.data.row),
-      );
+      const recorded = fresh
+        ? []
+        : await recordedResults(
+            context.db,
+            requestId,
+            batch.map((entry) => entry.data.row),
+          );
       const done = new Set(recorded.map((result) => result.row));
       await Promise.all(
         recorded.map((result) => {
@@ -70,7 +74,7 @@ export async function processImages(
       await job.updateData({ ...data, nextRow });
       batch = [];
     };
-    for await (const product of productInputsFrom(context.db, requestId, nextRow)) {
+    for await (const product of productInputsFrom(context.db, requestId, nextRow, total)) {
       batch.push({
         name: JOB_NAMES.processProductImages,
         data: { requestId, row: product.row, urls: [...product.input_urls], deadline },

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import type { CommandStartedEvent } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testMongoUrl } from '../../../test/support/servers.js';
+import { connectDatabase, type Database } from './database.js';
+import {
+  failedProducts,
+  KEYED_READ_ROWS,
+  productInputsFrom,
+  productsInOrder,
+  recordedResults,
+  recordProductResult,
+  tallyProducts,
+} from './products.js';
+import {
+  findRequest,
+  insertRequestWithProducts,
+  markRequestCompleted,
+  markRequestFailed,
+  markRequestInProgress,
+  updateWebhookDelivery,
+} from './requests.js';
+
+/** The commands that select documents by a filter, with that filter. */
+const FILTER_OF: Record<string, (command: CommandStartedEvent['command']) => unknown[]> = {
+  find: (command) => [command.filter],
+  update: (command) => (command.updates as { q: unknown }[]).map((update) => update.q),
+  delete: (command) => (command.deletes as { q: unknown }[]).map((entry) => entry.q),
+  findAndModify: (command) => [command.query],
+  count: (command) => [command.query],
+  aggregate: (command) => [command.pipeline],
+};
+
+describe('a request processed with a history stored: every read and write by key', () => {
+  let db: Database;
+  const commands: CommandStartedEvent[] = [];
+  beforeAll(async () => {
+    db = await connectDatabase(testMongoUrl('keyed_access'), 'keyed-access-test', { monitorCommands: true });
+    db.client.on('commandStarted', (event) => commands.push(event));
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const request = async (products: number) => {
+    const id = randomUUID();
+    await insertRequestWithProducts(db, {
+      id,
+      owner: null,
+      columns: [],
+      products: Array.from({ length: products }, (_, index) => ({
+        row: index + 1,
+        serialNumber: index + 1,
+        productName: `P${index + 1}`,
+        inputUrls: [`https://img.example/${index + 1}.jpg`],
+      })),
+      imageCount: products,
+      webhookUrl: 'https://hooks.example/finished',
+    });
+    return id;
+  };
+  const collect = async <T>(items: AsyncIterable<T>) => {
+    const all: T[] = [];
+    for await (const item of items) all.push(item);
+    return all;
+  };
+
+  it('finds, updates and deletes only by _id, since any other filter makes FerretDB read the whole collection', async () => {
+    const id = await request(3);
+    commands.length = 0;
+    expect((await findRequest(db, id))?.status).toBe('pending');
+    await markRequestInProgress(db, id);
+    expect((await collect(productInputsFrom(db, id, 2, 3))).map((product) => product.row)).toEqual([2, 3]);
+    expect(await recordedResults(db, id, [1, 2, 3])).toEqual([]);
+    await recordProductResult(db, id, 1, { outputUrls: ['https://out/1.jpg'], errors: [] });
+    await recordProductResult(db, id, 3, {
+      outputUrls: [null],
+      errors: [{ url: 'https://img.example/3.jpg', code: 'http_404', message: 'the server answered 404' }],
+    });
+    expect((await recordedResults(db, id, [1, 2, 3])).map((result) => result.row)).toEqual([1, 3]);
+    const counts = await tallyProducts(db, id, 3);
+    expect(counts).toMatchObject({ products_done: 3, images_succeeded: 1, images_failed: 2 });
+    expect(await markRequestCompleted(db, id, counts)).toBe(true);
+    expect(await markRequestCompleted(db, id, counts)).toBe(false);
+    expect(await markRequestFailed(db, id, 'too late')).toBe(false);
+    await updateWebhookDelivery(db, id, { state: 'delivered', attempts: 1 });
+    const listed = await collect(productsInOrder(db, id, 3));
+    expect(listed.map(({ product, result }) => [product.row, result?.output_urls])).toEqual([
+      [1, ['https://out/1.jpg']],
+      [2, [null]],
+      [3, [null]],
+    ]);
+    expect((await failedProducts(db, id, 3)).map((product) => product.inputUrls)).toEqual([
+      ['https://img.example/2.jpg'],
+      ['https://img.example/3.jpg'],
+    ]);
+    const stored = await findRequest(db, id);
+    expect(stored).toMatchObject({
+      status: 'completed',
+      counts,
+      webhook: { state: 'delivered', attempts: 1 },
+    });
+    expect(stored?.started_at).toBeInstanceOf(Date);
+
+    const selections = commands.flatMap((event) =>
+      (FILTER_OF[event.commandName]?.(event.command) ?? []).map((filter) => ({
+        command: event.commandName,
+        filter,
+      })),
+    );
+    expect(selections.length).toBeGreaterThan(10);
+    for (const selection of selections) {
+      expect(selection).toEqual({ command: selection.command, filter: { _id: expect.any(String) } });
+    }
+  });
+
+  it('reads a request larger than reads by key suit in one pass, in row order', async () => {
+    const rows = KEYED_READ_ROWS + 5;
+    const id = await request(rows);
+    const inputs = await collect(productInputsFrom(db, id, 3, rows));
+    expect(inputs.map((product) => product.row)).toEqual(Array.from({ length: rows - 2 }, (_, i) => i + 3));
+    const listed = await collect(productsInOrder(db, id, rows));
+    expect(listed).toHaveLength(rows);
+    expect(listed.at(-1)?.product.row).toBe(rows);
+  });
+});
