@@ -184,22 +184,28 @@ describe('clients that send slowly are cut off', () => {
 
 describe('uploads in flight are capped per key and in all', () => {
   let api: TestApi;
+  /** The same limits, with a long wait for a slot instead of a short one. */
+  let waitingApi: TestApi;
+  const limits = {
+    API_KEYS: 'slots-key-a,slots-key-b',
+    UPLOAD_CONCURRENCY_PER_KEY: '2',
+    UPLOAD_CONCURRENCY: '3',
+  };
   beforeAll(async () => {
-    api = await startTestApi('upload_slots', {
-      API_KEYS: 'slots-key-a,slots-key-b',
-      UPLOAD_CONCURRENCY_PER_KEY: '2',
-      UPLOAD_CONCURRENCY: '3',
-    });
+    [api, waitingApi] = await Promise.all([
+      startTestApi('upload_slots', { ...limits, UPLOAD_SLOT_WAIT_MS: '100' }),
+      startTestApi('upload_slots_waiting', { ...limits, UPLOAD_SLOT_WAIT_MS: '60000' }),
+    ]);
   });
   afterAll(async () => {
-    await api?.close();
+    await Promise.all([api?.close(), waitingApi?.close()]);
   });
 
   /** An upload whose body is on its way: admitted once the server invites the body with 100 Continue. */
-  async function holdUpload(key: string): Promise<Connection> {
-    const connection = await openConnection(portOf(api));
+  async function holdUpload(key: string, target = api): Promise<Connection> {
+    const connection = await openConnection(portOf(target));
     connection.socket.write(
-      uploadHead(portOf(api), { authorization: `Bearer ${key}`, expect: '100-continue' }),
+      uploadHead(portOf(target), { authorization: `Bearer ${key}`, expect: '100-continue' }),
     );
     await pollUntil(
       async () => (connection.received().startsWith('HTTP/1.1 100 Continue') ? true : undefined),
@@ -259,5 +265,24 @@ describe('uploads in flight are capped per key and in all', () => {
       { timeoutMs: 5000, what: 'an upload admitted after one in flight ended' },
     );
     expect(admitted.status).toBe(202);
+  });
+
+  it("lets an upload past its key's limit wait for a slot (UPLOAD_SLOT_WAIT_MS) and admits it once one ends", async () => {
+    const a1 = await holdUpload('slots-key-a', waitingApi);
+    await holdUpload('slots-key-a', waitingApi);
+    const third = await openConnection(portOf(waitingApi));
+    third.socket.write(
+      uploadHead(portOf(waitingApi), { authorization: 'Bearer slots-key-a', expect: '100-continue' }),
+    );
+    // Once the API has answered a request sent after it, it has read the third upload's head: that upload waits,
+    // neither refused nor invited to send its body.
+    expect((await fetch(`${waitingApi.url}/health/live`)).status).toBe(200);
+    expect(third.received()).toBe('');
+    a1.socket.destroy();
+    await pollUntil(async () => (third.received().startsWith('HTTP/1.1 100 Continue') ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+      what: 'the waiting upload invited to send its body',
+    });
   });
 });

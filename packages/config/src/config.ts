@@ -52,6 +52,8 @@ export interface Config {
     /** Uploads in flight at once in this API process, and per tenant key (or, without keys, for everyone). */
     readonly concurrency: number;
     readonly concurrencyPerKey: number;
+    /** How long an upload waits for a free slot before it is refused. */
+    readonly slotWaitMs: number;
   };
   /** How long the API waits on a client before it closes the connection. */
   readonly clients: {
@@ -306,6 +308,7 @@ const environmentSchema = z.object({
   MAX_URLS_PER_ROW: integer(1, 1000, 20),
   UPLOAD_CONCURRENCY: integer(1, 100_000, 4),
   UPLOAD_CONCURRENCY_PER_KEY: integer(1, 100_000, 2),
+  UPLOAD_SLOT_WAIT_MS: integer(0, 600_000, 10_000),
   // Five minutes lets a MAX_UPLOAD_BYTES (50 MiB) upload finish at 175 kB/s (1.4 Mbit/s), a slow uplink.
   REQUEST_TIMEOUT_MS: integer(1000, 3_600_000, 300_000),
   HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
@@ -432,6 +435,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       maxUrlsPerRow: env.MAX_URLS_PER_ROW,
       concurrency: env.UPLOAD_CONCURRENCY,
       concurrencyPerKey: env.UPLOAD_CONCURRENCY_PER_KEY,
+      slotWaitMs: env.UPLOAD_SLOT_WAIT_MS,
     },
     clients: {
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,

@@ -28,8 +28,8 @@ function refusalProblem(refusal: UploadRefused): HttpProblem {
 export async function uploadRoutes(app: FastifyInstance, context: ApiContext): Promise<void> {
   // The worker's policy for webhook deliveries, so a URL written as a refused address is refused at once.
   const addressPolicy = createAddressPolicy(context.config.fetch);
-  const { concurrency, concurrencyPerKey } = context.config.upload;
-  const slots = new UploadSlots({ perCaller: concurrencyPerKey, total: concurrency });
+  const { concurrency, concurrencyPerKey, slotWaitMs } = context.config.upload;
+  const slots = new UploadSlots({ perCaller: concurrencyPerKey, total: concurrency, waitMs: slotWaitMs });
   app.withTypeProvider<ZodTypeProvider>().post(
     '/api/upload',
     {
@@ -47,7 +47,18 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
       // the rate limit counts) has UPLOAD_CONCURRENCY_PER_KEY uploads in flight at most, the process
       // UPLOAD_CONCURRENCY. A refusal closes the connection, so the refused body is never received.
       preParsing: async (request, reply) => {
-        const taken = slots.take(request.owner ? `key:${request.owner}` : `ip:${request.ip}`);
+        // 'close' comes once the answer is sent or the connection is lost, whichever the upload ends with: it
+        // gives up a wait for a slot, or frees the slot taken.
+        const gone = new AbortController();
+        let release: (() => void) | undefined;
+        reply.raw.once('close', () => {
+          gone.abort();
+          release?.();
+        });
+        const taken = await slots.take(
+          request.owner ? `key:${request.owner}` : `ip:${request.ip}`,
+          gone.signal,
+        );
         if ('refused' in taken) {
           throw taken.refused === 'per_caller'
             ? problems.tooManyUploads({
@@ -56,8 +67,8 @@ export async function uploadRoutes(app: FastifyInstance, context: ApiContext): P
               })
             : problems.uploadCapacity({ limit: concurrency, retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS });
         }
-        // 'close' comes once the answer is sent or the connection is lost, whichever the upload ends with.
-        reply.raw.once('close', taken.release);
+        release = taken.release;
+        if (gone.signal.aborted) release();
       },
     },
     async (request, reply) => {
