@@ -21,6 +21,7 @@ HEADER = ["S. No.", "Product Name", "Input Image Urls"]
 
 client = MongoClient(os.environ["MONGO_URL"])
 requests_collection = client.get_default_database()["processing_requests"]
+outputs_collection = client.get_default_database()["product_outputs"]
 app = FastAPI(title="Image Processing System (seed design)")
 
 
@@ -108,13 +109,17 @@ def download(request_id: str):
     output = io.StringIO()
     writer = csv.writer(output)
     writer.writerow(HEADER + ["Output Image Urls"])
-    for product in found["products"]:
+    recorded = {
+        entry["_id"]: entry["urls"] for entry in outputs_collection.find({"request_id": request_id})
+    }
+    for index, product in enumerate(found["products"]):
+        urls = recorded.get(f"{request_id}:{index}", [])
         writer.writerow(
             [
                 product["serial_number"],
                 product["product_name"],
                 ", ".join(product["input_image_urls"]),
-                ", ".join(url or "" for url in product["output_image_urls"]),
+                ", ".join(url or "" for url in urls),
             ]
         )
     return StreamingResponse(

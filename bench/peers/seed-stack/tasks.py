@@ -3,6 +3,12 @@
 process_images fans out one process_product_images per product; each downloads its images with requests,
 re-encodes them with Pillow at quality 50, stores them and records its outputs; check_request_completion
 updates the percentage and, at the end, marks the request completed and queues trigger_webhook.
+
+One change from the design, for FerretDB: its updates read the document and write it back whole, without a
+transaction, so two products finishing at once each `$inc` the same count and one increment is lost (and a
+`$set` of the percentage can undo another task's write): the request never completes. Each product's outputs
+are therefore inserted as a document of their own (`product_outputs`, one per product, inserted once), and
+the count is the number of those documents.
 """
 import io
 import os
@@ -14,6 +20,7 @@ from bson import ObjectId
 from celery import Celery
 from PIL import Image
 from pymongo import MongoClient
+from pymongo.errors import DuplicateKeyError
 
 REDIS_URL = os.environ["REDIS_URL"]
 STORAGE_DIR = os.environ["STORAGE_DIR"]
@@ -26,12 +33,20 @@ celery.conf.update(task_serializer="json", result_serializer="json", accept_cont
 _client = None
 
 
-def collection():
+def database():
     """One MongoDB client per worker process (created after the pool forks)."""
     global _client
     if _client is None:
         _client = MongoClient(os.environ["MONGO_URL"])
-    return _client.get_default_database()["processing_requests"]
+    return _client.get_default_database()
+
+
+def collection():
+    return database()["processing_requests"]
+
+
+def outputs():
+    return database()["product_outputs"]
 
 
 def now():
@@ -66,19 +81,16 @@ def compress(url: str) -> str:
 def process_product_images(request_id: str, index: int):
     found = collection().find_one({"_id": ObjectId(request_id)})
     product = found["products"][index]
-    outputs = []
+    urls = []
     for url in product["input_image_urls"]:
         try:
-            outputs.append(compress(url))
+            urls.append(compress(url))
         except Exception:
-            outputs.append(None)
-    collection().update_one(
-        {"_id": ObjectId(request_id)},
-        {
-            "$set": {f"products.{index}.output_image_urls": outputs, "updated_at": now()},
-            "$inc": {"processed_products": 1},
-        },
-    )
+            urls.append(None)
+    try:
+        outputs().insert_one({"_id": f"{request_id}:{index}", "request_id": request_id, "urls": urls})
+    except DuplicateKeyError:
+        pass
     check_request_completion.delay(request_id)
 
 
@@ -86,7 +98,7 @@ def process_product_images(request_id: str, index: int):
 def check_request_completion(request_id: str):
     found = collection().find_one({"_id": ObjectId(request_id)})
     total = len(found["products"])
-    done = found["processed_products"]
+    done = outputs().count_documents({"request_id": request_id})
     update = {"completion_percentage": round(100.0 * done / total, 2), "updated_at": now()}
     if done >= total and found["status"] != "completed":
         update["status"] = "completed"
@@ -94,7 +106,8 @@ def check_request_completion(request_id: str):
         if found.get("webhook_url"):
             trigger_webhook.delay(request_id)
         return
-    collection().update_one({"_id": ObjectId(request_id)}, {"$set": update})
+    # Not over a request another check completed meanwhile.
+    collection().update_one({"_id": ObjectId(request_id), "status": {"$ne": "completed"}}, {"$set": update})
 
 
 @celery.task(name="trigger_webhook")
