@@ -20,6 +20,7 @@ import {
 } from '@imgsvc/local-services';
 import sharp from 'sharp';
 import { bucketEnvironment, bucketSettings, createBucket, emptyBucket } from '../test/support/buckets.js';
+import { measureCostBySize } from './cost-by-size.js';
 import { measureFairness } from './fairness.js';
 import { measureFetchOverhead } from './fetching.js';
 import { measureFormatSavings } from './formats.js';
@@ -231,6 +232,15 @@ try {
   const formats = await measureFormatSavings(QUALITY);
   phase('fetch_guard_and_formats');
 
+  log('cost per image by request size');
+  const costBySize = await measureCostBySize(
+    connections(),
+    services.pids,
+    quick ? [100, 1000] : [100, 1000, 10_000],
+    log,
+  );
+  phase('cost_by_size');
+
   // Last: its pass over a large history leaves FerretDB busy with queries for a while after it is cut short.
   log('many small requests, then again with a history stored');
   const smallRequests = await measureSmallRequests(
@@ -294,6 +304,10 @@ try {
     ingest_100k_seconds: ingest.rows === 100_000 ? ingest.upload_seconds : null,
     ingest_100k_rss_mb: ingest.rows === 100_000 ? ingest.api_rss_growth_mb : null,
     download_100k_seconds: ingest.rows === 100_000 ? ingest.download_seconds : null,
+    cpu_ms_per_image_by_request_size: Object.fromEntries(
+      costBySize.passes.map((pass) => [pass.images, pass.cpu_ms_per_image]),
+    ),
+    cost_per_image_largest_vs_smallest: costBySize.largest_vs_smallest,
     small_requests_per_second: smallRequests.fresh.requests_per_second,
     small_requests_history_ratio: smallRequests.history_ratio,
     small_requests_upload_p99_ms: Math.max(
@@ -372,6 +386,10 @@ try {
           ['recovery after SIGKILL (s)', `${recovery.recovery_seconds} (${recovery.jobs_held} jobs held)`],
         ] as [string, string][])
       : []),
+    ...costBySize.passes.map((pass): [string, string] => [
+      `cost by size: one request of ${pass.images} distinct ${costBySize.image_width}x${costBySize.image_height} JPEGs, CPU of every service process (ms/image)`,
+      `${pass.cpu_ms_per_image} (${pass.images_per_second} images/s)`,
+    ]),
     ...(['fresh', 'with_history'] as const).map((pass): [string, string] => {
       const measured = smallRequests[pass];
       const refused = Object.entries(measured.refused)
@@ -477,6 +495,7 @@ try {
     status,
     ingest,
     small_requests: smallRequests,
+    cost_by_size: costBySize,
     upload_memory: uploadMemory,
     fairness,
     fetching,
