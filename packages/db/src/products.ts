@@ -23,18 +23,18 @@ export const KEYED_READ_ROWS = 1000;
 /** Reads by key in flight at once. */
 const KEYED_READ_CONCURRENCY = 50;
 
-/** The rows first..last in chunks of reads by key, in row order; the absent ones skipped. */
+/** The rows first..last, in order. */
+const rowRange = (first: number, last: number) =>
+  Array.from({ length: Math.max(0, last - first + 1) }, (_, index) => first + index);
+
+/** The given rows read by key, a chunk at a time, in their order; the absent ones skipped. */
 async function* readRowsByKey<T>(
-  first: number,
-  last: number,
+  rows: readonly number[],
   read: (row: number) => Promise<T | null>,
 ): AsyncIterable<T> {
-  for (let from = first; from <= last; from += KEYED_READ_CONCURRENCY) {
-    const rows = Array.from(
-      { length: Math.min(KEYED_READ_CONCURRENCY, last - from + 1) },
-      (_, i) => from + i,
-    );
-    for (const found of await Promise.all(rows.map(read))) if (found !== null) yield found;
+  for (let index = 0; index < rows.length; index += KEYED_READ_CONCURRENCY) {
+    const chunk = rows.slice(index, index + KEYED_READ_CONCURRENCY);
+    for (const found of await Promise.all(chunk.map(read))) if (found !== null) yield found;
   }
 }
 
@@ -47,7 +47,7 @@ export function productInputsFrom(
 ): AsyncIterable<Pick<ProductDocument, 'row' | 'input_urls'>> {
   const projection = { _id: 0, row: 1, input_urls: 1 } as const;
   if (totalProducts - fromRow < KEYED_READ_ROWS) {
-    return readRowsByKey(fromRow, totalProducts, (row) =>
+    return readRowsByKey(rowRange(fromRow, totalProducts), (row) =>
       db.products.findOne<Pick<ProductDocument, 'row' | 'input_urls'>>(
         { _id: productId(requestId, row) },
         { projection },
@@ -117,19 +117,13 @@ export async function recordedResults(
   rows: readonly number[],
 ): Promise<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>[]> {
   const recorded: Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>[] = [];
-  for (let index = 0; index < rows.length; index += KEYED_READ_CONCURRENCY) {
-    const found = await Promise.all(
-      rows
-        .slice(index, index + KEYED_READ_CONCURRENCY)
-        .map((row) =>
-          db.results.findOne<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>>(
-            { _id: productId(requestId, row) },
-            { projection: { _id: 0, row: 1, output_urls: 1, errors: 1 } },
-          ),
-        ),
-    );
-    for (const result of found) if (result) recorded.push(result);
-  }
+  const results = readRowsByKey(rows, (row) =>
+    db.results.findOne<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>>(
+      { _id: productId(requestId, row) },
+      { projection: { _id: 0, row: 1, output_urls: 1, errors: 1 } },
+    ),
+  );
+  for await (const result of results) recorded.push(result);
   return recorded;
 }
 
@@ -150,7 +144,7 @@ export async function* productsInOrder(
   totalProducts: number,
 ): AsyncIterable<ProductWithResult> {
   if (totalProducts <= KEYED_READ_ROWS) {
-    yield* readRowsByKey(1, totalProducts, (row) => productWithResult(db, requestId, row));
+    yield* readRowsByKey(rowRange(1, totalProducts), (row) => productWithResult(db, requestId, row));
     return;
   }
   const results = db.results
@@ -213,7 +207,7 @@ export async function tallyProducts(
   const projection = { row: 1, output_urls: 1, 'errors.code': 1 } as const;
   const results: AsyncIterable<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>> =
     totalProducts <= KEYED_READ_ROWS
-      ? readRowsByKey(1, totalProducts, (row) =>
+      ? readRowsByKey(rowRange(1, totalProducts), (row) =>
           db.results.findOne<Pick<ProductResultDocument, 'row' | 'output_urls' | 'errors'>>(
             { _id: productId(requestId, row) },
             { projection },
