@@ -3,6 +3,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testMongoUrl } from '../../../test/support/servers.js';
 import { connectDatabase, type Database } from './database.js';
+import { productId } from './documents.js';
 import {
   failedProducts,
   KEYED_READ_ROWS,
@@ -111,6 +112,19 @@ describe('a request processed with a history stored: every read and write by key
     expect(selections.length).toBeGreaterThan(10);
     for (const selection of selections) {
       expect(selection).toEqual({ command: selection.command, filter: { _id: expect.any(String) } });
+    }
+  });
+
+  it('has the server find a document by its key through an index, not by reading the collection', async () => {
+    const id = await request(1);
+    for (const collection of [db.requests, db.products] as const) {
+      const key = collection === db.requests ? id : productId(id, 1);
+      const plan = JSON.stringify(
+        (await collection.find({ _id: key }).explain()).queryPlanner as Record<string, unknown>,
+      );
+      // FerretDB on SQLite answers with SQLite's own plan; MongoDB with its stages.
+      expect(plan).toMatch(/USING INDEX|IDHACK|EXPRESS_IXSCAN|IXSCAN/);
+      expect(plan).not.toMatch(/detail=SCAN|COLLSCAN/);
     }
   });
 
