@@ -1,12 +1,14 @@
 import {
   connectDatabase,
   type Database,
+  findRequest,
   markRequestCompleted,
   type ProductResultDocument,
   productId,
   productInputsFrom,
 } from '@imgsvc/db';
 import { outputImageUrl } from '@imgsvc/domain';
+import { keepResultFile } from '@imgsvc/requests';
 import { contentKey } from '@imgsvc/storage';
 import { catalogueCsv } from '../test/support/catalogue.js';
 import { startApiProcess } from './api-process.js';
@@ -18,6 +20,8 @@ export interface IngestResult {
   readonly api_rss_growth_mb: number;
   /** Writing every product's result (an output URL per input URL) and closing the request, not timed as API work. */
   readonly results_fill_seconds: number;
+  /** Of that, keeping the result CSV as the worker does when it completes a large request. */
+  readonly result_file_seconds: number;
   readonly output_urls: number;
   readonly download_seconds: number;
   readonly download_mb: number;
@@ -25,9 +29,15 @@ export interface IngestResult {
 
 /**
  * What a worker would have left: one result per product with an output URL for each input URL, as the API
- * serves outputs (a content key under /images/), then the request completed with its counts.
+ * serves outputs (a content key under /images/), then its result CSV kept and the request completed with its
+ * counts, as the worker's finishRequest does.
  */
-async function finishAsAWorkerWould(db: Database, id: string, rows: number, apiUrl: string): Promise<number> {
+async function finishAsAWorkerWould(
+  db: Database,
+  id: string,
+  rows: number,
+  apiUrl: string,
+): Promise<{ images: number; resultFileSeconds: number }> {
   const now = new Date();
   let batch: ProductResultDocument[] = [];
   let products = 0;
@@ -58,8 +68,15 @@ async function finishAsAWorkerWould(db: Database, id: string, rows: number, apiU
     images_failed: 0,
     failures_by_code: {},
   };
-  if (!(await markRequestCompleted(db, id, counts))) throw new Error(`request ${id} could not be completed`);
-  return images;
+  const request = await findRequest(db, id);
+  if (!request) throw new Error(`request ${id} is gone`);
+  const keepStarted = performance.now();
+  const resultFile = await keepResultFile(db, request);
+  const resultFileSeconds = (performance.now() - keepStarted) / 1000;
+  if (!(await markRequestCompleted(db, id, counts, new Date(), resultFile))) {
+    throw new Error(`request ${id} could not be completed`);
+  }
+  return { images, resultFileSeconds };
 }
 
 function occurrences(text: Buffer, needle: string): number {
@@ -99,8 +116,9 @@ export async function measureIngestion(
     const fillStarted = performance.now();
     const db = await connectDatabase(connections.mongoUrl, 'bench');
     let images: number;
+    let resultFileSeconds: number;
     try {
-      images = await finishAsAWorkerWould(db, id, rows, url);
+      ({ images, resultFileSeconds } = await finishAsAWorkerWould(db, id, rows, url));
     } finally {
       await db.close();
     }
@@ -121,6 +139,7 @@ export async function measureIngestion(
       upload_seconds: round(uploadSeconds),
       api_rss_growth_mb: round((peak - idle) / 1024),
       results_fill_seconds: round(fillSeconds),
+      result_file_seconds: round(resultFileSeconds),
       output_urls: outputUrls,
       download_seconds: round(downloadSeconds),
       download_mb: round(body.length / 1e6),

@@ -430,6 +430,10 @@ try {
       `ingestion: result download, ${ingest.output_urls} output URLs, ${ingest.download_mb} MB (s)`,
       String(ingest.download_seconds),
     ],
+    [
+      'ingestion: keeping the result CSV when the request completes (s, worker time before its webhook)',
+      String(ingest.result_file_seconds),
+    ],
     ['fetch guard and limits, keep-alive (µs/image)', String(fetching.overhead_us_per_image)],
     [
       'fetch guard and limits, new connection (µs/image)',

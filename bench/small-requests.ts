@@ -228,7 +228,11 @@ async function seedHistory(client: MongoClient, database: string, count: number,
         updated_at: at,
         started_at: at,
         finished_at: at,
-        columns: ['S. No.', 'Product Name', 'Input Image Urls'],
+        columns: [
+          { name: 'S. No.', role: 'serial_number' },
+          { name: 'Product Name', role: 'product_name' },
+          { name: 'Input Image Urls', role: 'input_image_urls' },
+        ],
         totals: { products: ROWS, images: ROWS },
         counts: {
           products_done: ROWS,

@@ -17,7 +17,7 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   db: ['domain'],
   'job-state': ['domain', 'storage'],
   webhooks: ['fetching'],
-  requests: ['db', 'domain', 'queue'],
+  requests: ['csv', 'db', 'domain', 'queue'],
   lifecycle: ['config', 'logging'],
   'local-services': ['config'],
 };

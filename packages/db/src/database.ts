@@ -15,6 +15,7 @@ import type {
   ProductDocument,
   ProductResultDocument,
   RequestDocument,
+  ResultFileDocument,
 } from './documents.js';
 
 export interface Database {
@@ -23,6 +24,8 @@ export interface Database {
   readonly products: Collection<ProductDocument>;
   readonly results: Collection<ProductResultDocument>;
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
+  /** Finished requests' result CSVs, kept in parts (`result-files.ts`). */
+  readonly resultFiles: Collection<ResultFileDocument>;
   /** Requests whose products are being stored as their file streams in; gone once the request is stored. */
   readonly incoming: Collection<IncomingRequestDocument>;
   ping(timeoutMs: number): Promise<void>;
@@ -49,6 +52,7 @@ function databaseFor(client: MongoClient, url: string): Database {
     products: db.collection<ProductDocument>('products'),
     results: db.collection<ProductResultDocument>('product_results'),
     idempotencyKeys: db.collection<IdempotencyDocument>('idempotency_keys'),
+    resultFiles: db.collection<ResultFileDocument>('result_files'),
     incoming: db.collection<IncomingRequestDocument>('incoming_requests'),
     async ping(timeoutMs) {
       await db.command({ ping: 1 }, { timeoutMS: timeoutMs });
@@ -125,6 +129,7 @@ async function ensureIndexes(database: Database): Promise<void> {
   await database.requests.createIndex({ owner: 1, created_at: -1 }, { name: 'owner_created' });
   await database.requests.createIndex({ status: 1, created_at: 1 }, { name: 'status_created' });
   await database.incoming.createIndex({ started_at: 1 }, { name: 'started' });
+  await database.resultFiles.createIndex({ request_id: 1 }, { name: 'request' });
 }
 
 const UNAVAILABLE =

@@ -50,6 +50,11 @@ export interface RequestDocument {
    * for every reader, and the worker's sweep removes it with its products and the outputs nobody else lists.
    */
   readonly deleted_at?: Date;
+  /**
+   * Its result CSV, kept when it completed (requests of more than `KEPT_RESULT_MIN_PRODUCTS` products): a
+   * download streams it instead of joining every product with its result again.
+   */
+  readonly result_file?: { readonly chunks: number; readonly bytes: number };
 }
 
 /**
@@ -101,6 +106,13 @@ export interface ProductResultDocument {
 export interface ImageSizes {
   readonly input_bytes: number | null;
   readonly output_bytes: number | null;
+}
+
+/** A part of a finished request's result CSV, in order of `_id` (`<request id>:<part, zero-padded>`). */
+export interface ResultFileDocument {
+  readonly _id: string;
+  readonly request_id: string;
+  readonly text: string;
 }
 
 /** An Idempotency-Key in use: its scope (caller and key, hashed) and the request it created. */

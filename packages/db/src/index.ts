@@ -5,6 +5,7 @@ export {
   type ProductResultDocument,
   productId,
   type RequestDocument,
+  type ResultFileDocument,
 } from './documents.js';
 export {
   claimIdempotencyKey,
@@ -49,3 +50,10 @@ export {
   sweepAbandonedIncoming,
   updateWebhookDelivery,
 } from './requests.js';
+export {
+  deleteResultFile,
+  type KeptResultFile,
+  RESULT_FILE_CHUNK_CHARS,
+  readResultFile,
+  storeResultFile,
+} from './result-files.js';

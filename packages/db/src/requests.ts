@@ -8,6 +8,7 @@ import {
 } from '@imgsvc/domain';
 import type { Database } from './database.js';
 import { type ProductDocument, productId, type RequestDocument, type WebhookDelivery } from './documents.js';
+import { deleteResultFile, type KeptResultFile } from './result-files.js';
 
 /** What a request document records of its upload, once every product is stored. */
 export interface ReceivedRequest {
@@ -145,6 +146,7 @@ export async function deleteRequest(db: Database, id: string, now = new Date()):
   await db.requests.deleteOne({ _id: id });
   await deleteRowsOf(db.products, id);
   await deleteRowsOf(db.results, id);
+  await deleteResultFile(db, id);
   await db.incoming.deleteOne({ _id: id });
 }
 
@@ -206,17 +208,29 @@ export async function markRequestInProgress(db: Database, id: string, now = new 
   );
 }
 
-/** Completes an unfinished request with its counts; false when it had already finished (or is unknown). */
+/**
+ * Completes an unfinished request with its counts, and the result file kept for it if any; false when it had
+ * already finished (or is unknown).
+ */
 export async function markRequestCompleted(
   db: Database,
   id: string,
   counts: RequestCounts,
   now = new Date(),
+  resultFile?: KeptResultFile,
 ): Promise<boolean> {
   if (!isUnfinished(await statusOf(db, id))) return false;
   await db.requests.updateOne(
     { _id: id },
-    { $set: { status: 'completed', counts, finished_at: now, updated_at: now } },
+    {
+      $set: {
+        status: 'completed',
+        counts,
+        finished_at: now,
+        updated_at: now,
+        ...(resultFile ? { result_file: resultFile } : {}),
+      },
+    },
   );
   return true;
 }

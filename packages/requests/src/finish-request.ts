@@ -7,6 +7,7 @@ import {
 } from '@imgsvc/db';
 import { isFinished, type RequestCounts, type RequestStatus } from '@imgsvc/domain';
 import { enqueueWebhook, type Queues } from '@imgsvc/queue';
+import { keepResultFile } from './result-file.js';
 
 /** What finishing a request needs: its stores, how its webhook is retried, and how to drop its job state. */
 export interface RequestFinishing {
@@ -25,7 +26,8 @@ export interface FinishedRequest {
 
 /**
  * Completes a request once every product has its result: recounts exactly from the results (closing the
- * products whose jobs gave up), marks it completed, drops its job state and queues its webhook. Safe to run
+ * products whose jobs gave up), keeps a large request's result CSV, marks it completed, drops its job state and
+ * queues its webhook. Safe to run
  * again: a finished request keeps its status and counts, and its webhook job is queued once.
  */
 export async function finishRequest(
@@ -37,7 +39,10 @@ export async function finishRequest(
   let completedWith: RequestCounts | undefined;
   if (!isFinished(request.status)) {
     const counts = await tallyProducts(finishing.db, requestId, request.totals.products);
-    if (await markRequestCompleted(finishing.db, requestId, counts)) completedWith = counts;
+    const resultFile = await keepResultFile(finishing.db, request);
+    if (await markRequestCompleted(finishing.db, requestId, counts, new Date(), resultFile)) {
+      completedWith = counts;
+    }
   }
   await finishing.forgetJobState(requestId);
   const finished = await findRequest(finishing.db, requestId);

@@ -22,4 +22,5 @@ export {
   type RequestRemoval,
   removeDeletedRequests,
 } from './remove-requests.js';
+export { KEEP_RESULT_ABOVE_PRODUCTS, keepResultFile, resultCsv, resultProducts } from './result-file.js';
 export { type RetryOutcome, retryRequest } from './retry-request.js';

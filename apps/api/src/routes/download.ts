@@ -1,5 +1,5 @@
-import { type ResultProduct, resultCsvStream } from '@imgsvc/csv';
-import { type ProductWithResult, productsInOrder } from '@imgsvc/db';
+import { productsInOrder } from '@imgsvc/db';
+import { resultCsv } from '@imgsvc/requests';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -7,22 +7,6 @@ import type { ApiContext } from '../context.js';
 import { resultJsonStream } from '../request-view.js';
 import { problemResponses, requestIdParams, resultFormatQuery } from '../schemas.js';
 import { findOwnedFinishedRequest } from './owned-request.js';
-
-async function* asResultProducts(entries: AsyncIterable<ProductWithResult>): AsyncIterable<ResultProduct> {
-  for await (const { product, result } of entries) {
-    yield {
-      serialNumber: product.serial_number,
-      productName: product.product_name,
-      inputUrls: product.input_urls,
-      ...(product.input_cell === undefined ? {} : { inputCell: product.input_cell }),
-      outputUrls: result?.output_urls ?? product.input_urls.map(() => null),
-      errors: (result?.errors ?? []).map((error) => ({
-        url: error.url,
-        message: `${error.code} (${error.message})`,
-      })),
-    };
-  }
-}
 
 /** JSON when asked for by `format`, or, without it, by an Accept header that prefers JSON to CSV. */
 function wantsJson(format: 'csv' | 'json' | undefined, accept: string | undefined): boolean {
@@ -66,16 +50,14 @@ export async function downloadRoutes(app: FastifyInstance, context: ApiContext):
             ),
           );
       }
-      const csv = resultCsvStream(
-        found.columns,
-        asResultProducts(productsInOrder(context.db, found._id, found.totals.products)),
-      );
-      return reply
+      const csv = resultCsv(context.db, found);
+      reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="result-${found._id}.csv"`)
         .header('cache-control', 'no-store')
-        .header('vary', 'accept')
-        .send(csv);
+        .header('vary', 'accept');
+      if (csv.bytes !== undefined) reply.header('content-length', csv.bytes);
+      return reply.send(csv.stream);
     },
   );
 }
