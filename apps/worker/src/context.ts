@@ -26,4 +26,6 @@ export interface WorkerContext {
   readonly webhookDispatcher: Dispatcher;
   readonly metrics: WorkerMetrics;
   readonly log: Logger;
+  /** Serves a product queue this process has just given work, without waiting to discover it (product-workers.ts). */
+  readonly serveProductQueue: (name: string) => void;
 }

@@ -134,6 +134,28 @@ describe("the worker's product queues, one per tenant", () => {
     expect(jobs.most(b)).toBe(3);
   });
 
+  it('serves at once a queue given work by its own process, which no read of the registry would find', async () => {
+    start({ slots: 2, perTenant: 1 });
+    // Not announced in the registry: only serveNow can have this process take its jobs.
+    const queue = queues.productsOf(OWNER_A);
+    await queue.add(
+      'process-product-images',
+      { requestId: '00000000-0000-4000-8000-000000000000', row: 1, urls: ['x'] },
+      { jobId: 'p-aaaa-1' },
+    );
+    workers?.serveNow(queue.name);
+    workers?.serveNow(queue.name);
+    await pollUntil(async () => (jobs.runningOf(queue.name) === 1 ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 20,
+      what: 'the job of a queue served at once',
+    });
+    expect(workers?.serving().sort()).toEqual([productQueueName(null), queue.name].sort());
+    // A name that is not a product queue's is not served.
+    workers?.serveNow('requests');
+    expect(workers?.serving()).not.toContain('requests');
+  });
+
   it('closes the worker of a queue left without work, and serves the queue again when it is given more', async () => {
     const registry = start({ slots: 2, perTenant: 1, idleMs: 300 });
     const a = await give(registry, OWNER_A, 1);

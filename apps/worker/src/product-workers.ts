@@ -33,6 +33,11 @@ export interface ProductWorkers {
   ready(): Promise<void>;
   /** The queues served now. */
   serving(): string[];
+  /**
+   * Serves a queue this process has just given work (its own fan-out) at once, rather than at the next read of
+   * the registry, up to `discoveryMs` later: a tenant's first products start as soon as they are queued.
+   */
+  serveNow(name: string): void;
   /** Stops taking jobs and waits for the running ones (see `cancel`). */
   close(): Promise<void>;
   /** Hands every running job back to its queue (a shutdown past its grace period). */
@@ -151,6 +156,9 @@ export function startProductWorkers(options: ProductWorkersOptions): ProductWork
       await Promise.all([...served.values()].map((entry) => entry.worker.waitUntilReady()));
     },
     serving: () => [...served.keys()],
+    serveNow(name) {
+      if (!stopped && !served.has(name) && isProductQueueName(name)) serve(name);
+    },
     async close() {
       stopped = true;
       clearTimeout(timer);

@@ -106,6 +106,8 @@ export async function startWorker(
     }).join('\n'),
   });
   const metrics = createWorkerMetrics(queues, store, () => jobState.productQueues());
+  // The product workers, started below, take the queues this process's fan-outs give work at once.
+  let serveProductQueue: (name: string) => void = () => {};
   const context: WorkerContext = {
     config,
     db,
@@ -118,6 +120,7 @@ export async function startWorker(
     webhookDispatcher,
     metrics,
     log,
+    serveProductQueue: (name) => serveProductQueue(name),
   };
 
   const workerOptions = {
@@ -182,6 +185,7 @@ export async function startWorker(
     onWorker: attachEvents,
     log,
   });
+  serveProductQueue = productWorkers.serveNow;
   // Before the workers are ready, so that probes hear "not ready" (and why) while Redis is still awaited.
   const operationsServer = await serveOperations(
     metrics,

@@ -44,6 +44,7 @@ export async function processImages(
     // The request's products go to its owner's queue, which every worker then finds and serves beside the others.
     const products = context.queues.productsOf(request.owner);
     await context.jobState.announceProductQueue(products.name);
+    context.serveProductQueue(products.name);
     let batch: { name: string; data: ProductJobData; opts: ReturnType<typeof productJobOptions> }[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
