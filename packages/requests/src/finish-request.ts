@@ -27,8 +27,8 @@ export interface FinishedRequest {
 /**
  * Completes a request once every product has its result: recounts exactly from the results (closing the
  * products whose jobs gave up), keeps a large request's result CSV, marks it completed, drops its job state and
- * queues its webhook. Safe to run
- * again: a finished request keeps its status and counts, and its webhook job is queued once.
+ * queues its webhook. Safe to run again: a finished request keeps its status and counts, and its webhook job is
+ * queued once.
  */
 export async function finishRequest(
   finishing: RequestFinishing,
