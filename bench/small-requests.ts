@@ -6,6 +6,7 @@ import { freePort } from '@imgsvc/local-services';
 import { MongoClient } from 'mongodb';
 import sharp from 'sharp';
 import { csvForm } from '../test/support/api.js';
+import { STANDARD_COLUMNS } from '../test/support/catalogue.js';
 import { startHttpServer } from '../test/support/http-server.js';
 import { apiReady, type RunningProgram, startProgram, workerReady } from '../test/support/programs.js';
 import { type Connections, catalogueCsv, startFinishLine } from './harness.js';
@@ -228,11 +229,7 @@ async function seedHistory(client: MongoClient, database: string, count: number,
         updated_at: at,
         started_at: at,
         finished_at: at,
-        columns: [
-          { name: 'S. No.', role: 'serial_number' },
-          { name: 'Product Name', role: 'product_name' },
-          { name: 'Input Image Urls', role: 'input_image_urls' },
-        ],
+        columns: STANDARD_COLUMNS,
         totals: { products: ROWS, images: ROWS },
         counts: {
           products_done: ROWS,

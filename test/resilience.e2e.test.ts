@@ -6,6 +6,7 @@ import { createRedisConnection, jobIds, openQueues } from '@imgsvc/queue';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { csvForm } from './support/api.js';
+import { STANDARD_COLUMNS } from './support/catalogue.js';
 import { readBody, startHttpServer, type TestHttpServer } from './support/http-server.js';
 import { photoLikeJpeg } from './support/photos.js';
 import { pollUntil } from './support/poll.js';
@@ -286,11 +287,7 @@ describe('jobs that survive crashes, restarts, outages and many workers', () => 
       await insertRequestWithProducts(db, {
         id,
         owner: null,
-        columns: [
-          { name: 'S. No.', role: 'serial_number' },
-          { name: 'Product Name', role: 'product_name' },
-          { name: 'Input Image Urls', role: 'input_image_urls' },
-        ],
+        columns: STANDARD_COLUMNS,
         products: catalogue.map((urls, index) => ({
           row: index + 1,
           serialNumber: index + 1,

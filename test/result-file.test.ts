@@ -10,6 +10,7 @@ import {
 import { finishRequest, KEEP_RESULT_ABOVE_PRODUCTS, keepResultFile, resultCsv } from '@imgsvc/requests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
+import { STANDARD_COLUMNS } from './support/catalogue.js';
 
 /** The large request's result file kept when it completes, downloaded whole, and removed with the request. */
 describe('the result CSV of a large request, kept when it completes', () => {
@@ -27,11 +28,7 @@ describe('the result CSV of a large request, kept when it completes', () => {
     await insertRequestWithProducts(api.db, {
       id,
       owner: null,
-      columns: [
-        { name: 'S. No.', role: 'serial_number' },
-        { name: 'Product Name', role: 'product_name' },
-        { name: 'Input Image Urls', role: 'input_image_urls' },
-      ],
+      columns: STANDARD_COLUMNS,
       products: Array.from({ length: products }, (_, index) => ({
         row: index + 1,
         serialNumber: index + 1,

@@ -1,3 +1,12 @@
+import type { InputColumn } from '@imgsvc/domain';
+
+/** The columns of a file written with the standard header, as a stored request records them. */
+export const STANDARD_COLUMNS: readonly InputColumn[] = [
+  { name: 'S. No.', role: 'serial_number' },
+  { name: 'Product Name', role: 'product_name' },
+  { name: 'Input Image Urls', role: 'input_image_urls' },
+];
+
 /** A product CSV of any size, the same on every run: 1 to 3 image URLs per product, names with quotes. */
 export function catalogueCsv(rows: number): string {
   const lines = ['S. No.,Product Name,Input Image Urls'];
