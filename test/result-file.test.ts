@@ -6,6 +6,7 @@ import {
   insertRequestWithProducts,
   readResultFile,
   recordProductResult,
+  storeResultFile,
 } from '@imgsvc/db';
 import { finishRequest, KEEP_RESULT_ABOVE_PRODUCTS, keepResultFile, resultCsv } from '@imgsvc/requests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +113,27 @@ describe('the result CSV of a large request, kept when it completes', () => {
     // Kept again (a completion that ran twice): the same parts, replaced.
     expect(await keepResultFile(api.db, request, 5000)).toEqual(file);
     expect(await api.db.resultFiles.countDocuments({ request_id: id })).toBe(file?.chunks);
+    await deleteRequest(api.db, id);
+    expect(await api.db.resultFiles.countDocuments({ request_id: id })).toBe(0);
+  });
+
+  it('cuts its parts the same way whatever pieces the text streams in, never inside a character', async () => {
+    const id = randomUUID();
+    const text = 'ab\u{1F600}cd\u{1F600}\u{1F600}e';
+    const pieces = async function* (sizes: readonly number[]) {
+      let at = 0;
+      for (const size of sizes) {
+        yield text.slice(at, at + size);
+        at += size;
+      }
+      yield text.slice(at);
+    };
+    const file = await storeResultFile(api.db, id, pieces([1, 4]), 3);
+    expect(await storeResultFile(api.db, id, pieces([7, 1, 1]), 3)).toEqual(file);
+    expect(file.bytes).toBe(Buffer.byteLength(text));
+    let read = '';
+    for await (const part of readResultFile(api.db, id, file)) read += part;
+    expect(read).toBe(text);
     await deleteRequest(api.db, id);
     expect(await api.db.resultFiles.countDocuments({ request_id: id })).toBe(0);
   });

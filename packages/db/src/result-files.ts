@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 import type { ResultFileDocument } from './documents.js';
 
-/** The text of a kept result file per document: a tenth of MongoDB's 16 MB document limit, in UTF-8. */
+/** The characters of a kept result file per document: at most 4 MB in UTF-8, a quarter of MongoDB's document limit. */
 export const RESULT_FILE_CHUNK_CHARS = 1_000_000;
 
 /** What the request document records of its kept result file. */
@@ -13,9 +13,19 @@ export interface KeptResultFile {
 const chunkId = (requestId: string, chunk: number) => `${requestId}:${String(chunk).padStart(6, '0')}`;
 
 /**
- * Stores a finished request's result CSV as it streams, in documents of about `chunkChars` characters, each
- * written by key (so writing again replaces it). The request document is not touched: it names the file once
- * it is whole (see `markRequestCompleted`), and chunks no request names are removed with the request.
+ * Where to end a part of at most `chunkChars` characters of `text`: never between the two halves of a character
+ * outside the Basic Multilingual Plane, which stored apart would each become U+FFFD.
+ */
+function partEnd(text: string, chunkChars: number): number {
+  const code = text.charCodeAt(chunkChars - 1);
+  return code >= 0xd800 && code <= 0xdbff ? chunkChars - 1 : chunkChars;
+}
+
+/**
+ * Stores a finished request's result CSV as it streams, in documents of `chunkChars` characters (the last one
+ * shorter), each written by key: the same text is always cut the same way, so writing it again replaces every
+ * part. The request document is not touched: it names the file once it is whole (see `markRequestCompleted`),
+ * and parts no request names are removed with the request.
  */
 export async function storeResultFile(
   db: Database,
@@ -25,28 +35,26 @@ export async function storeResultFile(
 ): Promise<KeptResultFile> {
   let chunks = 0;
   let bytes = 0;
-  let pending: string[] = [];
-  let pendingChars = 0;
-  const flush = async () => {
-    const chunk = pending.join('');
-    pending = [];
-    pendingChars = 0;
+  let pending = '';
+  const write = async (part: string) => {
     const document: ResultFileDocument = {
       _id: chunkId(requestId, chunks),
       request_id: requestId,
-      text: chunk,
+      text: part,
     };
     await db.resultFiles.replaceOne({ _id: document._id }, document, { upsert: true });
     chunks += 1;
-    bytes += Buffer.byteLength(chunk);
+    bytes += Buffer.byteLength(part);
   };
   for await (const piece of text) {
-    const part = typeof piece === 'string' ? piece : piece.toString('utf8');
-    pending.push(part);
-    pendingChars += part.length;
-    if (pendingChars >= chunkChars) await flush();
+    pending += typeof piece === 'string' ? piece : piece.toString('utf8');
+    while (pending.length >= chunkChars) {
+      const end = partEnd(pending, chunkChars);
+      await write(pending.slice(0, end));
+      pending = pending.slice(end);
+    }
   }
-  if (pendingChars > 0 || chunks === 0) await flush();
+  if (pending.length > 0 || chunks === 0) await write(pending);
   return { chunks, bytes };
 }
 
