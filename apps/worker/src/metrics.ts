@@ -36,7 +36,10 @@ export function createWorkerMetrics(
   const registry = new Registry();
   registry.setDefaultLabels({ program: 'worker' });
   // Under prom-client's standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), not ours.
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay is sampled every 100 ms rather than prom-client's 10 ms: an idle process is woken
+  // 10 times a second for it instead of 100 (about 2 ms of CPU a second saved), and a delay worth a metric
+  // lasts longer than that.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const jobs = new Counter({
     name: 'imgsvc_jobs_total',
     help: 'Jobs finished by this worker, by queue, job name and outcome (completed or failed).',

@@ -11,7 +11,10 @@ export const apiMetrics = fp(async (app: FastifyInstance) => {
   registry.setDefaultLabels({ program: 'api' });
   // Process and Node.js metrics under prom-client's standard names, which the usual Node.js dashboards expect;
   // the service's own are named `imgsvc_…`.
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay is sampled every 100 ms rather than prom-client's 10 ms: an idle process is woken
+  // 10 times a second for it instead of 100 (about 2 ms of CPU a second saved), and a delay worth a metric
+  // lasts longer than that.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const latency = new Histogram({
     name: 'imgsvc_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by method, route and status.',
