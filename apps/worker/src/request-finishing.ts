@@ -8,5 +8,6 @@ export function requestFinishing(context: WorkerContext): RequestFinishing {
     queues: context.queues,
     webhook: { maxAttempts: context.config.webhook.maxAttempts, backoffMs: context.config.webhook.backoffMs },
     forgetJobState: (requestId) => context.jobState.forgetRequest(requestId),
+    countedProgress: (requestId, totalProducts) => context.jobState.countedProgress(requestId, totalProducts),
   };
 }

@@ -35,6 +35,24 @@ describe('live progress of a request, on a real Redis', () => {
     expect(read.updated_at).toBeInstanceOf(Date);
   });
 
+  it('gives the counts of every row once every row is counted, and nothing before or once forgotten', async () => {
+    const id = 'progress-counted';
+    await state.recordProgress(id, 1, productCounts(2, []));
+    await state.recordProgress(id, 2, productCounts(1, ['http_404']));
+    expect(await state.countedProgress(id, 3)).toBeUndefined();
+    await state.recordProgress(id, 3, productCounts(0, ['http_404', 'not_an_image']));
+    expect(await state.countedProgress(id, 3)).toEqual({
+      products_done: 3,
+      images_succeeded: 3,
+      images_failed: 3,
+      failures_by_code: { http_404: 2, not_an_image: 1 },
+    });
+    // Rows of another request's size are not taken for this one's.
+    expect(await state.countedProgress(id, 4)).toBeUndefined();
+    await state.forgetRequest(id);
+    expect(await state.countedProgress(id, 3)).toBeUndefined();
+  });
+
   it('reads nothing done for a request it has not seen', async () => {
     expect(await state.readProgress('progress-unknown')).toEqual({
       products_done: 0,

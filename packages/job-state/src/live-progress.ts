@@ -15,6 +15,12 @@ export interface ProgressRecorder {
    * was counted already.
    */
   recordProgress(requestId: string, row: number, product: RequestCounts): Promise<boolean>;
+  /**
+   * The request's counts when every one of its rows has been counted, read in one trip; undefined otherwise
+   * (a product not yet counted, or Redis lost the state). A row is counted only after its result is recorded
+   * in MongoDB, and from that result, so counts that cover every row are those of the results.
+   */
+  countedProgress(requestId: string, totalProducts: number): Promise<RequestCounts | undefined>;
 }
 
 export interface ProgressReader {
@@ -42,6 +48,26 @@ export function liveProgress(redis: JobStateRedis): ProgressRecorder & ProgressR
         ...Object.entries(product.failures_by_code).flat(),
       );
       return counted === 1;
+    },
+    async countedProgress(requestId, totalProducts) {
+      const replies = await redis
+        .multi()
+        .scard(keys.progressRows(requestId))
+        .hgetall(keys.progressCounts(requestId))
+        .hgetall(keys.progressFailures(requestId))
+        .exec();
+      const [rows, fields, failures] = (replies ?? []).map(([error, reply]) => {
+        if (error) throw error;
+        return reply;
+      }) as [number, Record<string, string>, Record<string, string>];
+      const number = (name: string) => Number(fields[name] ?? 0);
+      if (rows !== totalProducts || number('products_done') !== totalProducts) return undefined;
+      return {
+        products_done: totalProducts,
+        images_succeeded: number('images_succeeded'),
+        images_failed: number('images_failed'),
+        failures_by_code: Object.fromEntries(Object.entries(failures).map(([code, n]) => [code, Number(n)])),
+      };
     },
     async readProgress(requestId) {
       const [fields, failures] = await Promise.all([

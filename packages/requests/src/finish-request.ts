@@ -16,6 +16,11 @@ export interface RequestFinishing {
   readonly webhook: { readonly maxAttempts: number; readonly backoffMs: number };
   /** Drops what Redis kept while the request ran (live progress, per-URL outcomes): MongoDB now has it all. */
   readonly forgetJobState: (requestId: string) => Promise<void>;
+  /**
+   * The live progress's counts when it has counted every row (see ProgressRecorder.countedProgress): they
+   * spare the recount, which reads every product's result. Undefined: always recounted.
+   */
+  readonly countedProgress?: (requestId: string, totalProducts: number) => Promise<RequestCounts | undefined>;
 }
 
 export interface FinishedRequest {
@@ -25,8 +30,8 @@ export interface FinishedRequest {
 }
 
 /**
- * Completes a request once every product has its result: recounts exactly from the results (closing the
- * products whose jobs gave up), keeps a large request's result CSV, marks it completed, drops its job state and
+ * Completes a request once every product has its result: takes the live progress's counts when they cover
+ * every row, else recounts exactly from the results (closing the products whose jobs gave up), keeps a large request's result CSV, marks it completed, drops its job state and
  * queues its webhook. Safe to run again: a finished request keeps its status and counts, and its webhook job is
  * queued once.
  */
@@ -38,7 +43,10 @@ export async function finishRequest(
   if (!request) return { status: 'unknown' };
   let completedWith: RequestCounts | undefined;
   if (!isFinished(request.status)) {
-    const counts = await tallyProducts(finishing.db, requestId, request.totals.products);
+    const total = request.totals.products;
+    const counts =
+      (await finishing.countedProgress?.(requestId, total)) ??
+      (await tallyProducts(finishing.db, requestId, total));
     const resultFile = await keepResultFile(finishing.db, request);
     if (await markRequestCompleted(finishing.db, requestId, counts, new Date(), resultFile)) {
       completedWith = counts;
