@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@imgsvc/local-services';
@@ -36,6 +36,8 @@ export interface PipelineHarness {
   waitFor(id: string, done: (status: StatusBody) => boolean, timeoutMs: number): Promise<StatusBody>;
   /** Removes every stored output, so that the next pass encodes every image again. */
   clearStorage(): Promise<void>;
+  /** Bytes of every output stored now (outputs in a folder; undefined for a bucket). */
+  storedBytes(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -133,6 +135,9 @@ export async function pipelineHarness(
       if (!done(status)) throw new Error(`request ${id} finished as ${JSON.stringify(status)}`);
       return status;
     },
+    async storedBytes() {
+      return bucket ? undefined : folderBytes(join(workDir, 'images'));
+    },
     async clearStorage() {
       if (bucket) return bucket.empty();
       // Its contents, not the folder: a storage folder that disappears is an outage the worker waits out.
@@ -148,6 +153,17 @@ export async function pipelineHarness(
       await rm(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Bytes of the files in a folder and its subfolders (0 when it does not exist). */
+export async function folderBytes(folder: string): Promise<number> {
+  const entries = await readdir(folder, { withFileTypes: true, recursive: true }).catch(() => []);
+  const sizes = await Promise.all(
+    entries
+      .filter((entry) => entry.isFile())
+      .map(async (entry) => (await stat(join(entry.parentPath, entry.name))).size),
+  );
+  return sizes.reduce((sum, size) => sum + size, 0);
 }
 
 /** The CSV of one product per cell list, numbered from 1. */

@@ -34,8 +34,10 @@ export async function measureSharpLimit(
       Array.from({ length: concurrency }, async () => {
         for (let index = next++; index < images.length; index = next++) {
           const image = images[index];
-          if (image)
-            bytes += (await compressImage(image.bytes, { quality, maxPixels: 50_000_000 })).data.length;
+          if (!image) continue;
+          // Awaited before it is added: `bytes += await …` would add to the total read before the await.
+          const output = await compressImage(image.bytes, { quality, maxPixels: 50_000_000 });
+          bytes += output.data.length;
         }
       }),
     );

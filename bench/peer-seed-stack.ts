@@ -14,7 +14,7 @@ import { readMachineEnvironment } from '@imgsvc/config';
 import { freePort } from '@imgsvc/local-services';
 import { csvForm } from '../test/support/api.js';
 import { pollUntil } from '../test/support/poll.js';
-import { catalogueCsv, startFinishLine } from './harness.js';
+import { catalogueCsv, folderBytes, startFinishLine } from './harness.js';
 
 const run = promisify(execFile);
 const PEER_DIR = join(import.meta.dirname, 'peers', 'seed-stack');
@@ -61,6 +61,8 @@ export interface SeedStack {
   /** Waits for the request's webhook, then reads its status once. */
   waitFor(id: string, timeoutMs: number): Promise<{ status: string; completion_percentage: number }>;
   clearStorage(): Promise<void>;
+  /** Bytes of every image stored now. */
+  storedBytes(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -173,6 +175,7 @@ export async function startSeedStack(
       const entries = await readdir(storage);
       await Promise.all(entries.map((entry) => rm(join(storage, entry), { force: true })));
     },
+    storedBytes: () => folderBytes(storage),
     close: stop,
   };
 }
