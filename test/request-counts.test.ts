@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { insertRequestWithProducts, recordProductResult, tallyProducts } from '@imgsvc/db';
+import { recordProductResult, tallyProducts } from '@imgsvc/db';
 import { productCounts, type RequestCounts } from '@imgsvc/domain';
 import { type JobState, openJobState } from '@imgsvc/job-state';
 import { finishRequest, type RequestFinishing } from '@imgsvc/requests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
-import { STANDARD_COLUMNS } from './support/catalogue.js';
+import { insertStoredRequest } from './support/catalogue.js';
 
 /** The counts a request completes with: from the live progress when it covers every row, else recounted. */
 describe('the counts a request completes with', () => {
@@ -24,21 +23,14 @@ describe('the counts a request completes with', () => {
 
   /** Six two-image products; each recorded product's result in MongoDB and then, if `counted`, its progress. */
   const processed = async (recorded: (row: number) => boolean, counted: (row: number) => boolean) => {
-    const id = randomUUID();
     const products = 6;
-    await insertRequestWithProducts(api.db, {
-      id,
-      owner: null,
-      columns: STANDARD_COLUMNS,
-      products: Array.from({ length: products }, (_, index) => ({
-        row: index + 1,
-        serialNumber: index + 1,
+    const id = await insertStoredRequest(
+      api.db,
+      Array.from({ length: products }, (_, index) => ({
         productName: `Product ${index + 1}`,
         inputUrls: [`https://img.example/${index}-a.jpg`, `https://img.example/${index}-b.jpg`],
       })),
-      imageCount: products * 2,
-      webhookUrl: null,
-    });
+    );
     for (let row = 1; row <= products; row += 1) {
       if (!recorded(row)) continue;
       // Every third product lost its second image.

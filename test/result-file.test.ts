@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
-import {
-  deleteRequest,
-  findRequest,
-  insertRequestWithProducts,
-  readResultFile,
-  recordProductResult,
-  storeResultFile,
-} from '@imgsvc/db';
+import { deleteRequest, findRequest, readResultFile, recordProductResult, storeResultFile } from '@imgsvc/db';
 import { finishRequest, KEEP_RESULT_ABOVE_PRODUCTS, keepResultFile, resultCsv } from '@imgsvc/requests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
-import { STANDARD_COLUMNS } from './support/catalogue.js';
+import { insertStoredRequest } from './support/catalogue.js';
 
 /** The large request's result file kept when it completes, downloaded whole, and removed with the request. */
 describe('the result CSV of a large request, kept when it completes', () => {
@@ -25,20 +18,13 @@ describe('the result CSV of a large request, kept when it completes', () => {
 
   /** A request of `products` one- or two-image products, every product's result recorded but every tenth's. */
   const processed = async (products: number) => {
-    const id = randomUUID();
-    await insertRequestWithProducts(api.db, {
-      id,
-      owner: null,
-      columns: STANDARD_COLUMNS,
-      products: Array.from({ length: products }, (_, index) => ({
-        row: index + 1,
-        serialNumber: index + 1,
+    const id = await insertStoredRequest(
+      api.db,
+      Array.from({ length: products }, (_, index) => ({
         productName: index === 7 ? 'Tote, "large"\r\n=SUM(A1)' : `Product ${index + 1}`,
         inputUrls: Array.from({ length: 1 + (index % 2) }, (_, n) => `https://img.example/${index}-${n}.jpg`),
       })),
-      imageCount: products + Math.floor(products / 2),
-      webhookUrl: null,
-    });
+    );
     for (let row = 1; row <= products; row += 1) {
       if (row % 10 === 0) continue;
       const images = 1 + ((row - 1) % 2);

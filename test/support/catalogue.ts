@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { type Database, insertRequestWithProducts } from '@imgsvc/db';
 import type { InputColumn } from '@imgsvc/domain';
 
 /** The columns of a file written with the standard header, as a stored request records them. */
@@ -6,6 +8,23 @@ export const STANDARD_COLUMNS: readonly InputColumn[] = [
   { name: 'Product Name', role: 'product_name' },
   { name: 'Input Image Urls', role: 'input_image_urls' },
 ];
+
+/** Stores a request of these products (rows and serial numbers from 1, no owner, no webhook); its id. */
+export async function insertStoredRequest(
+  db: Database,
+  products: readonly { readonly productName: string; readonly inputUrls: readonly string[] }[],
+): Promise<string> {
+  const id = randomUUID();
+  await insertRequestWithProducts(db, {
+    id,
+    owner: null,
+    columns: STANDARD_COLUMNS,
+    products: products.map((product, index) => ({ row: index + 1, serialNumber: index + 1, ...product })),
+    imageCount: products.reduce((sum, product) => sum + product.inputUrls.length, 0),
+    webhookUrl: null,
+  });
+  return id;
+}
 
 /** A product CSV of any size, the same on every run: 1 to 3 image URLs per product, names with quotes. */
 export function catalogueCsv(rows: number): string {
