@@ -53,7 +53,11 @@ export async function finishRequest(
     }
   }
   await finishing.forgetJobState(requestId);
-  const finished = await findRequest(finishing.db, requestId);
+  // Completed by this call: its webhook is the one read above (completing does not change it); otherwise
+  // another call or a deletion may have changed it meanwhile, and it is read again.
+  const finished = completedWith
+    ? { status: 'completed' as const, webhook: request.webhook }
+    : await findRequest(finishing.db, requestId);
   if (finished?.webhook && finished.status === 'completed') {
     await enqueueWebhook(finishing.queues, { requestId, event: 'request.completed' }, finishing.webhook);
   }

@@ -33,7 +33,8 @@ export async function processImages(
   if (isFinished(request.status)) return `already ${request.status}`;
   // A pending request has never been fanned out, so none of its products can have a result yet.
   const fresh = request.status === 'pending';
-  await markRequestInProgress(context.db, requestId);
+  // Its run after the children have ended finds it started already: nothing to mark (nor to read again).
+  if (fresh) await markRequestInProgress(context.db, requestId);
 
   const total = request.totals.products;
   const deadline = request.created_at.getTime() + context.config.jobs.requestMaxDurationMs;
