@@ -56,7 +56,8 @@ export function liveProgress(redis: JobStateRedis): ProgressRecorder & ProgressR
         .hgetall(keys.progressCounts(requestId))
         .hgetall(keys.progressFailures(requestId))
         .exec();
-      const [rows, fields, failures] = (replies ?? []).map(([error, reply]) => {
+      if (!replies) return undefined;
+      const [rows, fields, failures] = replies.map(([error, reply]) => {
         if (error) throw error;
         return reply;
       }) as [number, Record<string, string>, Record<string, string>];
