@@ -46,7 +46,14 @@ describe('the API without a worker', () => {
     ]);
     const job = await api.queues.requests.getJob(jobIds.processImages(id));
     expect(job?.name).toBe('process-images');
-    expect(job?.data).toEqual({ requestId: id });
+    // A request this small hands its products to the fan-out with the job.
+    expect(job?.data).toEqual({
+      requestId: id,
+      products: [
+        { row: 1, urls: ['https://img.example/1.jpg', 'https://img.example/2.jpg'] },
+        { row: 2, urls: ['https://img.example/3.jpg'] },
+      ],
+    });
 
     const status = await fetch(`${api.url}/api/status/${id}`);
     expect(status.status).toBe(200);

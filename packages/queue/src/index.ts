@@ -1,11 +1,13 @@
 export { createRedisConnection } from './connection.js';
 export {
   completionJobData,
+  INLINE_PRODUCTS_MAX_CHARS,
   isProductQueueName,
   JOB_NAMES,
   jobIds,
   type ProcessImagesData,
   type ProductJobData,
+  type ProductUrls,
   parseJobData,
   processImagesData,
   productJobData,

@@ -38,10 +38,22 @@ export const JOB_NAMES = {
 
 const requestId = z.uuid();
 
+/** Size (characters of JSON) up to which a request's products travel with its process-images job. */
+export const INLINE_PRODUCTS_MAX_CHARS = 64 * 1024;
+
+/** One product as the fan-out needs it: its row and its image URLs. */
+export const productUrls = z.object({ row: z.number().int().positive(), urls: z.array(z.string()) });
+export type ProductUrls = z.infer<typeof productUrls>;
+
 export const processImagesData = z.object({
   requestId,
   /** First row not yet fanned out; lets a rerun continue where a crash stopped it. */
   nextRow: z.number().int().positive().optional(),
+  /**
+   * Every product of a request whose products come to at most INLINE_PRODUCTS_MAX_CHARS, in row order, as the
+   * upload took them: the fan-out then reads none of them back from the database. Absent for larger requests.
+   */
+  products: z.array(productUrls).optional(),
 });
 export type ProcessImagesData = z.infer<typeof processImagesData>;
 

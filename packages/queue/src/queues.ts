@@ -6,6 +6,7 @@ import {
   jobIds,
   type ProcessImagesData,
   type ProductJobData,
+  type ProductUrls,
   productQueueName,
   QUEUE_NAMES,
   type WebhookJobData,
@@ -108,12 +109,17 @@ export function productJobOptions(
   };
 }
 
-export async function enqueueProcessImages(queues: Queues, requestId: string): Promise<void> {
-  await queues.requests.add(
-    JOB_NAMES.processImages,
-    { requestId },
-    { jobId: jobIds.processImages(requestId), ...COORDINATION_JOB_OPTIONS },
-  );
+/** Queues a request's fan-out, with its products when the upload could hand them over (see processImagesData). */
+export async function enqueueProcessImages(
+  queues: Queues,
+  requestId: string,
+  products?: readonly ProductUrls[],
+): Promise<void> {
+  const data: ProcessImagesData = { requestId, ...(products ? { products: [...products] } : {}) };
+  await queues.requests.add(JOB_NAMES.processImages, data, {
+    jobId: jobIds.processImages(requestId),
+    ...COORDINATION_JOB_OPTIONS,
+  });
 }
 
 export async function enqueueCompletionCheck(queues: Queues, requestId: string): Promise<void> {

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { readMachineEnvironment } from '@imgsvc/config';
 import { connectDatabase, type Database } from '@imgsvc/db';
 import { findExecutable, startRedisServer } from '@imgsvc/local-services';
-import { createRedisConnection, jobIds, openQueues, type Queues } from '@imgsvc/queue';
+import {
+  createRedisConnection,
+  INLINE_PRODUCTS_MAX_CHARS,
+  jobIds,
+  openQueues,
+  type Queues,
+} from '@imgsvc/queue';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testMongoUrl, testRedisUrl } from '../../../test/support/servers.js';
@@ -59,6 +65,29 @@ describe('accepting an upload, on real servers', () => {
     expect(accepted).toMatchObject({ status: 'pending', replayed: false });
     expect(await stored(accepted.requestId)).toEqual({ requests: 1, products: 2, keys: 0 });
     expect(await queues.requests.getJob(jobIds.processImages(accepted.requestId))).toBeDefined();
+  });
+
+  it("hands a small request's products to its fan-out with the job, and a large request's not", async () => {
+    const small = await acceptUpload({ db, queues }, upload());
+    const smallJob = await queues.requests.getJob(jobIds.processImages(small.requestId));
+    expect(smallJob?.data).toEqual({
+      requestId: small.requestId,
+      products: [
+        { row: 1, urls: ['https://img.example/1.jpg'] },
+        { row: 2, urls: ['https://img.example/2.jpg'] },
+      ],
+    });
+    // Products whose JSON comes to more than INLINE_PRODUCTS_MAX_CHARS are read back by the fan-out instead.
+    const products = Array.from({ length: 3 }, (_, index) => ({
+      row: index + 1,
+      serialNumber: index + 1,
+      productName: `Poster ${index + 1}`,
+      inputUrls: [`https://img.example/${index}/${'x'.repeat(INLINE_PRODUCTS_MAX_CHARS / 2)}.jpg`],
+    }));
+    const large = await acceptUpload({ db, queues }, upload({ products, imageCount: 3 }));
+    const largeJob = await queues.requests.getJob(jobIds.processImages(large.requestId));
+    expect(largeJob?.data).toEqual({ requestId: large.requestId });
+    expect(await stored(large.requestId)).toEqual({ requests: 1, products: 3, keys: 0 });
   });
 
   it('answers the same key and file again with the first request, and refuses the key with another file', async () => {

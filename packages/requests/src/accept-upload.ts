@@ -13,7 +13,12 @@ import {
   releaseIdempotencyClaim,
 } from '@imgsvc/db';
 import type { InputColumn, ProductInput, ReadingWarning, RequestStatus } from '@imgsvc/domain';
-import { enqueueProcessImages, type Queues } from '@imgsvc/queue';
+import {
+  enqueueProcessImages,
+  INLINE_PRODUCTS_MAX_CHARS,
+  type ProductUrls,
+  type Queues,
+} from '@imgsvc/queue';
 
 /** A checked upload, ready to be stored: the CSV's products and what came with them. */
 export interface Upload {
@@ -151,6 +156,9 @@ export async function openUpload(
     await db.requests.deleteOne({ _id: requestId }).catch(() => {});
     await Promise.race([removing, delay(TAKE_BACK_WAIT_MS, undefined, { ref: false })]);
   };
+  // A small request's products also go with its process-images job, so that its fan-out reads none back.
+  let inline: ProductUrls[] | undefined = [];
+  let inlineChars = 0;
   return {
     async take(products) {
       if (!begun) {
@@ -158,6 +166,13 @@ export async function openUpload(
         begun = true;
       }
       await insertIncomingProducts(db, requestId, products);
+      for (const product of products) {
+        if (!inline) break;
+        const entry = { row: product.row, urls: [...product.inputUrls] };
+        inlineChars += JSON.stringify(entry).length + 1;
+        if (inlineChars > INLINE_PRODUCTS_MAX_CHARS) inline = undefined;
+        else inline.push(entry);
+      }
     },
     async abandon() {
       if (begun) await takeBack();
@@ -187,7 +202,11 @@ export async function openUpload(
         }
       }
       try {
-        await enqueueProcessImages(queues, requestId);
+        await enqueueProcessImages(
+          queues,
+          requestId,
+          inline?.length === details.productCount ? inline : undefined,
+        );
       } catch (error) {
         await takeBack();
         if (scope) await releaseIdempotencyClaim(db, scope, requestId).catch(() => {});

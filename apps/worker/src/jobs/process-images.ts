@@ -76,7 +76,14 @@ export async function processImages(
       await job.updateData({ ...data, nextRow });
       batch = [];
     };
-    for await (const product of productInputsFrom(context.db, requestId, nextRow, total)) {
+    // A small request's products came with the job (as the upload took them); a larger one's are read back.
+    const inputs =
+      data.products?.length === total
+        ? data.products
+            .filter((product) => product.row >= nextRow)
+            .map(({ row, urls }) => ({ row, input_urls: urls }))
+        : productInputsFrom(context.db, requestId, nextRow, total);
+    for await (const product of inputs) {
       batch.push({
         name: JOB_NAMES.processProductImages,
         data: { requestId, row: product.row, urls: [...product.input_urls], deadline },
