@@ -28,6 +28,17 @@ export interface ProgressReader {
   readProgress(requestId: string): Promise<LiveProgress>;
 }
 
+/** A request's counts from its counters hash and its failures-by-code hash. */
+function countsOf(fields: Record<string, string>, failures: Record<string, string>): RequestCounts {
+  const number = (name: string) => Number(fields[name] ?? 0);
+  return {
+    products_done: number('products_done'),
+    images_succeeded: number('images_succeeded'),
+    images_failed: number('images_failed'),
+    failures_by_code: Object.fromEntries(Object.entries(failures).map(([code, n]) => [code, Number(n)])),
+  };
+}
+
 /**
  * Live progress in Redis, where increments are atomic. MongoDB-compatible servers such as FerretDB apply updates
  * as read-modify-write, so many jobs counting into one request document could lose counts.
@@ -61,26 +72,16 @@ export function liveProgress(redis: JobStateRedis): ProgressRecorder & ProgressR
         if (error) throw error;
         return reply;
       }) as [number, Record<string, string>, Record<string, string>];
-      const number = (name: string) => Number(fields[name] ?? 0);
-      if (rows !== totalProducts || number('products_done') !== totalProducts) return undefined;
-      return {
-        products_done: totalProducts,
-        images_succeeded: number('images_succeeded'),
-        images_failed: number('images_failed'),
-        failures_by_code: Object.fromEntries(Object.entries(failures).map(([code, n]) => [code, Number(n)])),
-      };
+      const counts = countsOf(fields, failures);
+      return rows === totalProducts && counts.products_done === totalProducts ? counts : undefined;
     },
     async readProgress(requestId) {
       const [fields, failures] = await Promise.all([
         redis.hgetall(keys.progressCounts(requestId)),
         redis.hgetall(keys.progressFailures(requestId)),
       ]);
-      const number = (name: string) => Number(fields[name] ?? 0);
       return {
-        products_done: number('products_done'),
-        images_succeeded: number('images_succeeded'),
-        images_failed: number('images_failed'),
-        failures_by_code: Object.fromEntries(Object.entries(failures).map(([code, n]) => [code, Number(n)])),
+        ...countsOf(fields, failures),
         updated_at: fields.updated_at ? new Date(Number(fields.updated_at)) : undefined,
       };
     },
