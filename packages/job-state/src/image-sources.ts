@@ -47,6 +47,14 @@ function parseSource(text: string | null): ImageSource | undefined {
   }
 }
 
+/** The keys and values that keep these sources under the given settings (each lives `EXPIRY.imageSourceMs`). */
+export function sourceEntries(
+  settings: string,
+  sources: ReadonlyMap<string, ImageSource>,
+): [key: string, value: string][] {
+  return [...sources].map(([url, source]) => [keys.imageSource(settings, url), JSON.stringify(source)]);
+}
+
 /**
  * Sources across requests, so that a catalogue uploaded again is checked with conditional requests
  * (If-None-Match, If-Modified-Since) instead of being downloaded again. `settings` names everything that shapes
@@ -73,8 +81,8 @@ export function imageSources(redis: Redis, settings: string): ImageSources {
     async rememberSources(sources) {
       if (sources.size === 0) return;
       const batch = redis.pipeline();
-      for (const [url, source] of sources) {
-        batch.set(keyOf(url), JSON.stringify(source), 'PX', EXPIRY.imageSourceMs);
+      for (const [key, value] of sourceEntries(settings, sources)) {
+        batch.set(key, value, 'PX', EXPIRY.imageSourceMs);
       }
       await batch.exec();
     },

@@ -4,6 +4,7 @@ import { type ImageSources, imageSources } from './image-sources.js';
 import { keys } from './keys.js';
 import { liveProgress, type ProgressReader, type ProgressRecorder } from './live-progress.js';
 import { type OutputClaims, outputClaims } from './output-claims.js';
+import { type ProductFinishing, productFinishing } from './product-finish.js';
 import { type ProductQueueRegistry, productQueueRegistry } from './product-queues.js';
 import { loadScripts } from './scripts.js';
 import { type UrlClaims, urlClaims } from './url-claims.js';
@@ -15,7 +16,8 @@ export interface JobState
     UrlClaims,
     ImageSources,
     ProductQueueRegistry,
-    OutputClaims {
+    OutputClaims,
+    ProductFinishing {
   /**
    * Called once a request is finished (MongoDB then holds its exact totals): drops its URL outcomes, the set
    * of counted rows and its output claims (its results list its outputs now), and lets its counts lapse after a few minutes, so that a reader still holding the request
@@ -45,6 +47,7 @@ export function openJobState(connection: Redis, options: JobStateOptions): JobSt
     ...imageSources(redis, options.encodingSettings),
     ...productQueueRegistry(redis),
     ...outputClaims(redis),
+    ...productFinishing(redis, options.encodingSettings),
     async forgetRequest(requestId) {
       await redis
         .multi()

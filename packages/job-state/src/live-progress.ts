@@ -39,6 +39,26 @@ function countsOf(fields: Record<string, string>, failures: Record<string, strin
   };
 }
 
+/** The arguments of `imgsvcRecordProgress` counting one product of a request (it answers 1 when it counted). */
+export function progressArguments(
+  requestId: string,
+  row: number,
+  product: RequestCounts,
+): (string | number)[] {
+  return [
+    keys.progressRows(requestId),
+    keys.progressCounts(requestId),
+    keys.progressFailures(requestId),
+    row,
+    Date.now(),
+    EXPIRY.runningProgressMs,
+    product.products_done,
+    product.images_succeeded,
+    product.images_failed,
+    ...Object.entries(product.failures_by_code).flat(),
+  ];
+}
+
 /**
  * Live progress in Redis, where increments are atomic. MongoDB-compatible servers such as FerretDB apply updates
  * as read-modify-write, so many jobs counting into one request document could lose counts.
@@ -46,19 +66,7 @@ function countsOf(fields: Record<string, string>, failures: Record<string, strin
 export function liveProgress(redis: JobStateRedis): ProgressRecorder & ProgressReader {
   return {
     async recordProgress(requestId, row, product) {
-      const counted = await redis.imgsvcRecordProgress(
-        keys.progressRows(requestId),
-        keys.progressCounts(requestId),
-        keys.progressFailures(requestId),
-        row,
-        Date.now(),
-        EXPIRY.runningProgressMs,
-        product.products_done,
-        product.images_succeeded,
-        product.images_failed,
-        ...Object.entries(product.failures_by_code).flat(),
-      );
-      return counted === 1;
+      return (await redis.imgsvcRecordProgress(...progressArguments(requestId, row, product))) === 1;
     },
     async countedProgress(requestId, totalProducts) {
       const replies = await redis

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * Every Lua script of the service, sent to Redis once per connection and then called by its digest. Each runs
@@ -121,6 +121,11 @@ export interface JobStateCommands {
   imgsvcBeginOutputDeletion(...args: Argument[]): Promise<string[]>;
   imgsvcEndOutputDeletion(...args: Argument[]): Promise<number>;
 }
+
+/** A pipeline of the connection: the scripts queue in it as any command does. */
+export type JobStatePipeline = ChainableCommander & {
+  [Name in keyof JobStateCommands]: (...args: Argument[]) => JobStatePipeline;
+};
 
 export type JobStateRedis = Redis & JobStateCommands;
 

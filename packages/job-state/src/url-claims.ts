@@ -52,13 +52,43 @@ interface Held {
   readonly renewal: NodeJS.Timeout;
 }
 
+/** The locks each unsettled claim holds, by claim: settling takes them out once. */
+const held = new WeakMap<UrlClaim, Held>();
+
+/**
+ * The arguments of `imgsvcSettleUrls` for a claim (its outcomes recorded, its locks freed), once: the claim's
+ * renewal stops and a second call gives nothing. Shared by `settleUrls` and a product's finish (job-state.ts),
+ * which sends it beside the product's count.
+ */
+export function settlement(
+  claim: UrlClaim,
+  outcomes: ReadonlyMap<string, ImageOutcome>,
+): (string | number)[] | undefined {
+  const holding = held.get(claim);
+  if (!holding) return undefined;
+  held.delete(claim);
+  clearInterval(holding.renewal);
+  const pairs = claim.toProduce.flatMap((url) => {
+    const outcome = outcomes.get(url);
+    return outcome ? [urlField(url), JSON.stringify(outcome)] : [];
+  });
+  const locks = claim.toProduce.map((url) => keys.urlLock(claim.requestId, url));
+  return [
+    1 + locks.length,
+    keys.urlOutcomes(claim.requestId),
+    ...locks,
+    holding.token,
+    EXPIRY.urlOutcomesMs,
+    ...pairs,
+  ];
+}
+
 /**
  * Outcomes kept in a hash per request, with a lock per URL so that two jobs do not fetch the same URL at once.
  * The holder's locks are renewed until it settles; a crashed holder's locks lapse after `lockMs`, and a waiter
  * then takes over.
  */
 export function urlClaims(redis: JobStateRedis, lockMs: number): UrlClaims {
-  const held = new WeakMap<UrlClaim, Held>();
   const lockKeys = (requestId: string, urls: readonly string[]) =>
     urls.map((url) => keys.urlLock(requestId, url));
 
@@ -102,23 +132,8 @@ export function urlClaims(redis: JobStateRedis, lockMs: number): UrlClaims {
       }
     },
     async settleUrls(claim, outcomes) {
-      const holding = held.get(claim);
-      if (!holding) return;
-      held.delete(claim);
-      clearInterval(holding.renewal);
-      const pairs = claim.toProduce.flatMap((url) => {
-        const outcome = outcomes.get(url);
-        return outcome ? [urlField(url), JSON.stringify(outcome)] : [];
-      });
-      const locks = lockKeys(claim.requestId, claim.toProduce);
-      await redis.imgsvcSettleUrls(
-        1 + locks.length,
-        keys.urlOutcomes(claim.requestId),
-        ...locks,
-        holding.token,
-        EXPIRY.urlOutcomesMs,
-        ...pairs,
-      );
+      const args = settlement(claim, outcomes);
+      if (args) await redis.imgsvcSettleUrls(...args);
     },
   };
 }

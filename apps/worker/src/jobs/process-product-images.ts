@@ -7,13 +7,6 @@ import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.js';
 import { produceImage } from '../image-pipeline.js';
 
-/** Sources only save later downloads: failing to keep them fails nothing. */
-async function rememberSources(context: WorkerContext, sources: ReadonlyMap<string, ImageSource>) {
-  await context.jobState.rememberSources(sources).catch((error: unknown) => {
-    context.log.debug({ reason: (error as Error).message }, 'image sources not kept');
-  });
-}
-
 /**
  * The product's record: one output URL per input URL (null where the image failed), the failures, and each
  * image's sizes.
@@ -101,46 +94,35 @@ export async function processProductImages(
     await produceClaimed(claim);
   }
 
-  // The last claim is settled once the product is recorded, alongside its count and its sources.
+  // The last claim is settled once the product is recorded, in one trip with its count and its sources.
   let result: ReturnType<typeof productResult>;
-  let recorded: boolean;
+  let counted: { images: number; failureCodes: string[] };
   try {
     result = productResult(urls, outcomes, log);
-    recorded = await recordProductResult(context.db, requestId, row, result);
+    const failureCodes = result.errors.map((failure) => failure.code);
+    if (await recordProductResult(context.db, requestId, row, result)) {
+      // Counted where the product is first recorded: each failed image once, however often the job runs.
+      context.metrics.countImageFailures(failureCodes);
+      counted = { images: result.outputUrls.length, failureCodes };
+    } else {
+      // Another run recorded first; its record stands and is what is counted.
+      const first = await findProductResult(context.db, requestId, row);
+      counted = first
+        ? { images: first.output_urls.length, failureCodes: first.errors.map((failure) => failure.code) }
+        : { images: result.outputUrls.length, failureCodes };
+    }
   } catch (error) {
     await jobState.settleUrls(claim, outcomes);
     throw error;
   }
+  await jobState.finishProduct({
+    claim,
+    outcomes,
+    row,
+    counts: productCounts(counted.images - counted.failureCodes.length, counted.failureCodes),
+    sources: learned,
+  });
   const { outputUrls, errors } = result;
-  if (recorded) {
-    // Counted where the product is first recorded: each failed image once, however often the job runs.
-    context.metrics.countImageFailures(errors.map((failure) => failure.code));
-    await Promise.all([
-      jobState.settleUrls(claim, outcomes),
-      jobState.recordProgress(
-        requestId,
-        row,
-        productCounts(
-          outputUrls.length - errors.length,
-          errors.map((failure) => failure.code),
-        ),
-      ),
-      rememberSources(context, learned),
-    ]);
-  } else {
-    // Another run recorded first; its record stands and is what is counted.
-    const [first] = await Promise.all([
-      findProductResult(context.db, requestId, row),
-      jobState.settleUrls(claim, outcomes),
-      rememberSources(context, learned),
-    ]);
-    const failureCodes = (first?.errors ?? errors).map((failure) => failure.code);
-    await jobState.recordProgress(
-      requestId,
-      row,
-      productCounts((first?.output_urls.length ?? outputUrls.length) - failureCodes.length, failureCodes),
-    );
-  }
   log.debug({ images: outputUrls.length, failed: errors.length }, 'product done');
   return `${outputUrls.length - errors.length}/${outputUrls.length} images`;
 }
