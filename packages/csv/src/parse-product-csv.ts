@@ -166,6 +166,17 @@ export async function parseProductCsv(
     totalProblems += 1;
     if (problems.length < MAX_REPORTED_ERRORS) problems.push(problem);
   };
+  // The batch the sink is storing: the next one is read meanwhile (the database and the parser each have a
+  // core) and handed over once it is stored, so batches arrive in order and one at a time.
+  let storing: Promise<void> | undefined;
+  const handOver = async (batch: ProductRow[]) => {
+    if (!sink) return;
+    await storing;
+    const stored = sink(batch);
+    // Awaited before the next batch or the end; a failure meanwhile is not an unhandled rejection.
+    stored.catch(() => {});
+    storing = stored;
+  };
 
   try {
     for await (const { cells: record, line } of records()) {
@@ -261,15 +272,18 @@ export async function parseProductCsv(
       });
       imageCount += inputUrls.length;
       if (sink && products.length >= SINK_BATCH) {
-        await sink(products);
+        await handOver(products);
         products = [];
       }
     }
     if (sink && totalProblems === 0 && products.length > 0) {
-      await sink(products);
+      await handOver(products);
       products = [];
     }
+    await storing;
   } catch (error) {
+    // No batch is left being stored when the caller hears of the failure (and takes the products back).
+    await storing?.catch(() => {});
     // Stop reading the CSV, but let the input run to its end.
     await drain();
     if (error instanceof CsvRecordError) {
