@@ -128,3 +128,13 @@ export interface IdempotencyDocument {
 export function productId(requestId: string, row: number): string {
   return `${requestId}:${String(row).padStart(9, '0')}`;
 }
+
+/**
+ * A request's products (or results) from a row on, by `_id` alone: a product's id is its request's id, a colon
+ * and its row written with nine digits, so a request's ids sort in row order and lie between
+ * `productId(requestId, fromRow)` and `${requestId};` (";" follows ":"). Every MongoDB-compatible server reads
+ * such a range from the primary key, with no index of its own to keep up on every insert.
+ */
+export function rowsOf(requestId: string, fromRow = 1): { _id: { $gte: string; $lt: string } } {
+  return { _id: { $gte: productId(requestId, fromRow), $lt: `${requestId};` } };
+}

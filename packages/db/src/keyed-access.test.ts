@@ -3,7 +3,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testMongoUrl } from '../../../test/support/servers.js';
 import { connectDatabase, type Database } from './database.js';
-import { productId } from './documents.js';
+import { productId, rowsOf } from './documents.js';
 import {
   failedProducts,
   KEYED_READ_ROWS,
@@ -14,6 +14,7 @@ import {
   tallyProducts,
 } from './products.js';
 import {
+  deleteRequest,
   findRequest,
   insertRequestWithProducts,
   markRequestCompleted,
@@ -34,9 +35,11 @@ const FILTER_OF: Record<string, (command: CommandStartedEvent['command']) => unk
 
 describe('a request processed with a history stored: every read and write by key', () => {
   let db: Database;
+  let url: string;
   const commands: CommandStartedEvent[] = [];
   beforeAll(async () => {
-    db = await connectDatabase(testMongoUrl('keyed_access'), 'keyed-access-test', { monitorCommands: true });
+    url = testMongoUrl('keyed_access');
+    db = await connectDatabase(url, 'keyed-access-test', { monitorCommands: true });
     db.client.on('commandStarted', (event) => commands.push(event));
   });
   afterAll(async () => {
@@ -136,5 +139,53 @@ describe('a request processed with a history stored: every read and write by key
     const listed = await collect(productsInOrder(db, id, rows));
     expect(listed).toHaveLength(rows);
     expect(listed.at(-1)?.product.row).toBe(rows);
+  });
+
+  it("reads and removes a large request by ranges of its ids, never another request's rows", async () => {
+    const rows = KEYED_READ_ROWS + 5;
+    const [id, other] = [await request(rows), await request(rows)];
+    for (const row of [1, rows])
+      await recordProductResult(db, id, row, { outputUrls: ['https://out/1.jpg'], errors: [] });
+    await recordProductResult(db, other, 1, { outputUrls: ['https://out/2.jpg'], errors: [] });
+    commands.length = 0;
+    expect(await collect(productInputsFrom(db, id, rows - 1, rows))).toEqual([
+      { row: rows - 1, input_urls: [`https://img.example/${rows - 1}.jpg`] },
+      { row: rows, input_urls: [`https://img.example/${rows}.jpg`] },
+    ]);
+    const listed = await collect(productsInOrder(db, id, rows));
+    expect(listed.map(({ product }) => product.request_id)).toEqual(Array(rows).fill(id));
+    expect(listed.filter(({ result }) => result !== null).map(({ product }) => product.row)).toEqual([
+      1,
+      rows,
+    ]);
+    expect(await tallyProducts(db, other, rows)).toMatchObject({ products_done: rows, images_succeeded: 1 });
+
+    await deleteRequest(db, id);
+    // Every read and removal of products and results selected by the primary key alone.
+    const filters = commands
+      .filter((event) => ['products', 'results'].includes(String(event.command[event.commandName])))
+      .flatMap((event) => FILTER_OF[event.commandName]?.(event.command) ?? []);
+    expect(filters.length).toBeGreaterThan(4);
+    for (const filter of filters) expect(Object.keys(filter as object)).toEqual(['_id']);
+    expect(await db.products.countDocuments(rowsOf(id))).toBe(0);
+    expect(await db.results.countDocuments(rowsOf(id))).toBe(0);
+    expect(await db.products.countDocuments(rowsOf(other))).toBe(rows);
+    expect(await db.results.countDocuments(rowsOf(other))).toBe(rows);
+  });
+
+  it('keeps no index of (request_id, row), which earlier versions made and every insert paid for', async () => {
+    for (const collection of [db.products, db.results]) {
+      await collection.createIndex({ request_id: 1, row: 1 }, { unique: true, name: 'request_row' });
+    }
+    const again = await connectDatabase(url, 'keyed-access-test');
+    try {
+      for (const collection of [again.products, again.results]) {
+        const names = (await collection.indexes()).map((index) => index.name);
+        expect(names).not.toContain('request_row');
+      }
+      expect((await again.results.indexes()).map((index) => index.name)).toContain('output_keys');
+    } finally {
+      await again.close();
+    }
   });
 });

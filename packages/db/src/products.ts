@@ -9,15 +9,21 @@ import {
 } from '@imgsvc/domain';
 import { MongoServerError } from 'mongodb';
 import type { Database } from './database.js';
-import { type ImageSizes, type ProductDocument, type ProductResultDocument, productId } from './documents.js';
+import {
+  type ImageSizes,
+  type ProductDocument,
+  type ProductResultDocument,
+  productId,
+  rowsOf,
+} from './documents.js';
 
 const DUPLICATE_KEY = 11000;
 
 /**
- * Requests of at most this many products are read a product at a time by key rather than by a filter on
- * `request_id`: a filter on anything but `_id` makes FerretDB on SQLite read the whole collection, which grows
+ * Requests of at most this many products are read a product at a time by key rather than by a range of ids
+ * (`rowsOf`): a filter on anything but one `_id` makes FerretDB on SQLite read the whole collection, which grows
  * with every request ever stored, while a read by key costs the same whatever the history. A larger request is
- * read in one filtered pass, whose cost its many rows share.
+ * read in one ranged pass, whose cost its many rows share.
  */
 export const KEYED_READ_ROWS = 1000;
 /** Reads by key in flight at once. */
@@ -54,10 +60,7 @@ export function productInputsFrom(
       ),
     );
   }
-  return db.products
-    .find({ request_id: requestId, row: { $gte: fromRow } }, { projection })
-    .sort({ row: 1 })
-    .batchSize(1000);
+  return db.products.find(rowsOf(requestId, fromRow), { projection }).sort({ _id: 1 }).batchSize(1000);
 }
 
 function findProduct(db: Database, requestId: string, row: number): Promise<ProductDocument | null> {
@@ -147,13 +150,9 @@ export async function* productsInOrder(
     yield* readRowsByKey(rowRange(1, totalProducts), (row) => productWithResult(db, requestId, row));
     return;
   }
-  const results = db.results
-    .find({ request_id: requestId })
-    .sort({ _id: 1 })
-    .batchSize(1000)
-    [Symbol.asyncIterator]();
+  const results = db.results.find(rowsOf(requestId)).sort({ _id: 1 }).batchSize(1000)[Symbol.asyncIterator]();
   let pending = await results.next();
-  for await (const product of db.products.find({ request_id: requestId }).sort({ _id: 1 }).batchSize(1000)) {
+  for await (const product of db.products.find(rowsOf(requestId)).sort({ _id: 1 }).batchSize(1000)) {
     while (!pending.done && pending.value._id < product._id) pending = await results.next();
     const result = !pending.done && pending.value._id === product._id ? pending.value : null;
     yield { product, result };
@@ -213,7 +212,7 @@ export async function tallyProducts(
             { projection },
           ),
         )
-      : db.results.find({ request_id: requestId }, { projection });
+      : db.results.find(rowsOf(requestId), { projection });
   for await (const result of results) {
     recorded.add(result.row);
     count(result);

@@ -1,5 +1,6 @@
 import { FINISHED_STATUSES, outputKeyOf } from '@imgsvc/domain';
 import type { Database } from './database.js';
+import { rowsOf } from './documents.js';
 
 /** How many outputs one query asks about: well under any server's limit on a query's size. */
 const QUERY_BATCH = 500;
@@ -46,7 +47,7 @@ export async function findDeletedRequests(db: Database, limit: number): Promise<
 /** The keys of every output a request's results list. */
 export async function outputsOfRequest(db: Database, requestId: string): Promise<Set<string>> {
   const outputs = new Set<string>();
-  const results = db.results.find({ request_id: requestId }, { projection: { output_urls: 1 } });
+  const results = db.results.find(rowsOf(requestId), { projection: { output_urls: 1 } });
   for await (const result of results) {
     for (const url of result.output_urls) {
       const key = url === null ? undefined : outputKeyOf(url);

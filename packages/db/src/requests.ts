@@ -7,7 +7,13 @@ import {
   ZERO_COUNTS,
 } from '@imgsvc/domain';
 import type { Database } from './database.js';
-import { type ProductDocument, productId, type RequestDocument, type WebhookDelivery } from './documents.js';
+import {
+  type ProductDocument,
+  productId,
+  type RequestDocument,
+  rowsOf,
+  type WebhookDelivery,
+} from './documents.js';
 import { deleteResultFile, type KeptResultFile } from './result-files.js';
 
 /** What a request document records of its upload, once every product is stored. */
@@ -117,7 +123,7 @@ export async function insertRequestWithProducts(
 const DELETE_ROWS = 20_000;
 
 /**
- * Removes a request's products or results a range of rows at a time: a single deleteMany of a whole large
+ * Removes a request's products or results a range of rows (of ids) at a time: a single deleteMany of a whole large
  * request is refused by MongoDB-compatible servers that delete every matched id in one statement (FerretDB on
  * SQLite: "too many SQL variables" past about 32,000).
  */
@@ -126,13 +132,15 @@ async function deleteRowsOf(
   requestId: string,
 ): Promise<void> {
   const last = await collection
-    .find({ request_id: requestId }, { projection: { row: 1 } })
-    .sort({ request_id: 1, row: -1 })
+    .find(rowsOf(requestId), { projection: { row: 1 } })
+    .sort({ _id: -1 })
     .limit(1)
     .next();
   if (!last) return;
   for (let first = 1; first <= last.row; first += DELETE_ROWS) {
-    await collection.deleteMany({ request_id: requestId, row: { $gte: first, $lt: first + DELETE_ROWS } });
+    await collection.deleteMany({
+      _id: { $gte: productId(requestId, first), $lt: productId(requestId, first + DELETE_ROWS) },
+    });
   }
 }
 
