@@ -292,8 +292,8 @@ try {
       : null,
     repeat_vs_first: ratio(pipeline.repeat.images_per_second, pipeline.images_per_second),
     cpu_ms_per_image: seedStack?.immediate.service.cheapest.cpu_ms_per_image ?? null,
-    codec_cpu_ms_per_image: seedStack?.immediate.overhead.codec_cpu_ms_per_image ?? null,
-    overhead_ratio: seedStack?.immediate.overhead.ratio ?? null,
+    codec_cpu_ms_per_image: seedStack?.immediate.paired.codec_cpu_ms_per_image ?? null,
+    overhead_ratio: seedStack?.immediate.paired.overhead_ratio ?? null,
     pipeline_vs_seed_stack: seedStack
       ? ratio(
           seedStack.immediate.service.fastest.images_per_second,
@@ -306,12 +306,7 @@ try {
           seedStack.latency.seed_stack.fastest.images_per_second,
         )
       : null,
-    cpu_vs_seed_stack: seedStack
-      ? ratio(
-          seedStack.immediate.service.cheapest.cpu_ms_per_image,
-          seedStack.immediate.seed_stack.cheapest.cpu_ms_per_image,
-        )
-      : null,
+    cpu_vs_seed_stack: seedStack?.immediate.paired.cpu_vs_seed_stack ?? null,
     // What that CPU buys: the size of the stored images, ours over the seed's (Pillow at its defaults).
     output_bytes_vs_seed_stack: seedStack
       ? ratio(
