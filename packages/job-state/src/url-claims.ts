@@ -57,7 +57,7 @@ const held = new WeakMap<UrlClaim, Held>();
 
 /**
  * The arguments of `imgsvcSettleUrls` for a claim (its outcomes recorded, its locks freed), once: the claim's
- * renewal stops and a second call gives nothing. Shared by `settleUrls` and a product's finish (job-state.ts),
+ * renewal stops and a second call gives nothing. Shared by `settleUrls` and a product's finish (product-finish.ts),
  * which sends it beside the product's count.
  */
 export function settlement(
