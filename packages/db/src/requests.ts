@@ -123,7 +123,7 @@ export async function insertRequestWithProducts(
 const DELETE_ROWS = 20_000;
 
 /**
- * Removes a request's products or results a range of rows (of ids) at a time: a single deleteMany of a whole large
+ * Removes a request's products or results a range of ids (20,000 rows) at a time: a single deleteMany of a whole large
  * request is refused by MongoDB-compatible servers that delete every matched id in one statement (FerretDB on
  * SQLite: "too many SQL variables" past about 32,000).
  */
