@@ -1,5 +1,5 @@
 import { isImageKey } from '@imgsvc/storage';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { EXPIRY } from './expiry.js';
 import { keys } from './keys.js';
 
@@ -47,12 +47,19 @@ function parseSource(text: string | null): ImageSource | undefined {
   }
 }
 
-/** The keys and values that keep these sources under the given settings (each lives `EXPIRY.imageSourceMs`). */
-export function sourceEntries(
+/**
+ * Queues in a pipeline the writes that keep these sources under the given settings, each for
+ * `EXPIRY.imageSourceMs`: `rememberSources` sends them alone, a product's finish (product-finish.ts) beside its
+ * count.
+ */
+export function queueSources(
+  batch: ChainableCommander,
   settings: string,
   sources: ReadonlyMap<string, ImageSource>,
-): [key: string, value: string][] {
-  return [...sources].map(([url, source]) => [keys.imageSource(settings, url), JSON.stringify(source)]);
+): void {
+  for (const [url, source] of sources) {
+    batch.set(keys.imageSource(settings, url), JSON.stringify(source), 'PX', EXPIRY.imageSourceMs);
+  }
 }
 
 /**
@@ -81,9 +88,7 @@ export function imageSources(redis: Redis, settings: string): ImageSources {
     async rememberSources(sources) {
       if (sources.size === 0) return;
       const batch = redis.pipeline();
-      for (const [key, value] of sourceEntries(settings, sources)) {
-        batch.set(key, value, 'PX', EXPIRY.imageSourceMs);
-      }
+      queueSources(batch, settings, sources);
       await batch.exec();
     },
   };

@@ -1,6 +1,5 @@
 import type { RequestCounts } from '@imgsvc/domain';
-import { EXPIRY } from './expiry.js';
-import { type ImageSource, sourceEntries } from './image-sources.js';
+import { type ImageSource, queueSources } from './image-sources.js';
 import { progressArguments } from './live-progress.js';
 import type { JobStatePipeline, JobStateRedis } from './scripts.js';
 import { type ImageOutcome, settlement, type UrlClaim } from './url-claims.js';
@@ -31,9 +30,7 @@ export function productFinishing(redis: JobStateRedis, settings: string): Produc
       const settle = settlement(claim, outcomes);
       if (settle) batch.imgsvcSettleUrls(...settle);
       batch.imgsvcRecordProgress(...progressArguments(claim.requestId, row, counts));
-      for (const [key, value] of sourceEntries(settings, sources)) {
-        batch.set(key, value, 'PX', EXPIRY.imageSourceMs);
-      }
+      queueSources(batch, settings, sources);
       const replies = (await batch.exec()) ?? [];
       const [settled, counted] = settle ? replies : [undefined, ...replies];
       for (const reply of [settled, counted]) if (reply?.[0]) throw reply[0];
